@@ -1,0 +1,121 @@
+/* Private helpers shared by the SDK's implementation files. Not installed.
+ *
+ * Writing an op (see ops/unary.c for the pattern):
+ *   1. validate inputs with the lt__check_* helpers (they set "op: ..." errors);
+ *   2. out = lt__result(op_name, dtype, ndim, shape) from the arena;
+ *   3. compute forward (OpenMP `parallel for` with if(n > LT_PAR_MIN));
+ *   4. if (lt__wants_grad(n, inputs)) { node = lt__record(...); save what
+ *      backward needs in node->saved (arena memory, lives for the step) };
+ *   5. backward(node): g = node->out->grad; for each input that requires grad,
+ *      gi = lt__grad(input) (zeroed on first use) and accumulate gi += ...
+ */
+#ifndef LTRAIN_SDK_INTERNAL_H
+#define LTRAIN_SDK_INTERNAL_H
+
+#include <ltrain/ltrain.h>
+#include <assert.h>
+
+/* Below this many elements, elementwise kernels stay on one thread. */
+#define LT_PAR_MIN 32768
+
+typedef struct lt_node lt_node;
+typedef void (*lt_backward_fn)(lt_node *node);
+
+struct lt_node {
+    lt_node *prev;          /* previous node on the tape */
+    lt_op op;
+    lt_tensor *out;
+    int n_inputs;
+    lt_tensor **inputs;     /* arena array of n_inputs (entries may be NULL) */
+    lt_backward_fn backward;
+    void *saved;            /* op-specific state, arena memory */
+    bool needed;            /* reaches the tensor backward started from */
+    bool done;              /* backward already ran through it */
+};
+
+/* ---- arena ---- */
+typedef struct lt_arena_block {
+    struct lt_arena_block *next;
+    size_t size, used;
+    unsigned char *mem;
+} lt_arena_block;
+
+typedef struct lt_arena {
+    lt_arena_block *head;    /* block being filled */
+    lt_arena_block *full;    /* blocks filled earlier in this step */
+    size_t used, high_water, capacity, n_grows;
+} lt_arena;
+
+void *lt__arena_alloc(lt_arena *a, size_t bytes);
+void lt__arena_reset(lt_arena *a);
+void lt__arena_free(lt_arena *a);
+
+/* ---- context ---- */
+struct lt_ctx {
+    lt_arena arena;
+    lt_node *tape;           /* last recorded node */
+    size_t tape_len;
+    bool grad_enabled;
+    bool training;
+    bool backward_done;
+    uint64_t seed;
+    uint64_t draws;          /* random draws made this context (dropout) */
+};
+
+/* Current context, or NULL with the error "<op>: no ltrain context ...". */
+lt_ctx *lt__ctx(const char *op);
+/* Arena memory of the current context (64-byte aligned; NULL + error). */
+void *lt__alloc(const char *op, size_t bytes);
+void *lt__calloc(const char *op, size_t bytes);
+
+/* ---- errors ---- */
+/* Sets "op: <message>" and returns -1. */
+int lt__fail(const char *op, const char *fmt, ...) LT_PRINTF(2, 3);
+/* "[2,3,8,8]" in one of 8 rotating thread-local buffers, so several shapes
+ * can appear in one message. */
+const char *lt__shp(const lt_tensor *t);
+const char *lt__shape_dims(int ndim, const int64_t *shape);
+
+/* ---- checks (each sets an error naming op and returns false) ---- */
+bool lt__check_dtype(const char *op, const char *arg, const lt_tensor *t, lt_dtype want);
+bool lt__check_ndim(const char *op, const char *arg, const lt_tensor *t, int ndim);
+/* Normalises a possibly negative dim for a tensor of ndim dims. */
+bool lt__norm_dim(const char *op, int ndim, int dim, int *out);
+
+/* ---- results and graph ---- */
+/* Uninitialised step tensor. */
+lt_tensor *lt__result(const char *op, lt_dtype dtype, int ndim, const int64_t *shape);
+/* A step tensor header sharing `base`'s data with a new shape (same numel). */
+lt_tensor *lt__view(const char *op, lt_tensor *base, int ndim, const int64_t *shape);
+/* True when grad mode is on and one of the n inputs requires grad. */
+bool lt__wants_grad(int n, lt_tensor *const *inputs);
+/* Records a node producing `out` (marking it requires-grad) with a zeroed
+ * saved block of saved_size bytes. NULL + error on out of memory. */
+lt_node *lt__record(lt_tensor *out, lt_op op, lt_backward_fn backward, int n, lt_tensor *const *inputs,
+                    size_t saved_size);
+/* Gradient buffer of t (allocated zeroed on first use), or NULL when t
+ * does not require grad. Only valid during backward. */
+float *lt__grad(lt_tensor *t);
+
+/* ---- broadcasting ---- */
+/* Broadcast shape of a and b into out (returns false + error if incompatible). */
+bool lt__broadcast_shape(const char *op, const lt_tensor *a, const lt_tensor *b, int *ndim, int64_t *shape);
+/* Row-major strides of `t` expanded to an out shape of ndim dims: 0 on broadcast dims. */
+void lt__broadcast_strides(const lt_tensor *t, int ndim, const int64_t *out_shape, int64_t *strides);
+/* acc (shape in_shape) += sum of g (shape out_shape) over broadcast dims. */
+void lt__reduce_broadcast(const float *g, int out_ndim, const int64_t *out_shape, float *acc,
+                          const lt_tensor *in);
+
+/* ---- BLAS seam ---- */
+/* C = alpha * op(A) * op(B) + beta * C, row-major. */
+void lt__sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,
+               int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc);
+
+static inline int64_t lt__numel(int ndim, const int64_t *shape)
+{
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= shape[i];
+    return n;
+}
+
+#endif

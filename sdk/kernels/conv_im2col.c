@@ -1,0 +1,2 @@
+/* TODO(owner): kernels/conv_im2col */
+#include "../internal.h"

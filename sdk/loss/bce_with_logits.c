@@ -1,0 +1,2 @@
+/* TODO(owner): loss/bce_with_logits */
+#include "../internal.h"

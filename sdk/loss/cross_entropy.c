@@ -1,0 +1,2 @@
+/* TODO(owner): loss/cross_entropy */
+#include "../internal.h"

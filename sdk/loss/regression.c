@@ -1,0 +1,2 @@
+/* TODO(owner): loss/regression */
+#include "../internal.h"

@@ -1,0 +1,2 @@
+/* TODO(owner): nn/blocks */
+#include "../internal.h"

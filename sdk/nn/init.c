@@ -1,0 +1,2 @@
+/* TODO(owner): nn/init */
+#include "../internal.h"

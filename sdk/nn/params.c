@@ -1,0 +1,2 @@
+/* TODO(owner): nn/params */
+#include "../internal.h"

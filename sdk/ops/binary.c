@@ -1,0 +1,2 @@
+/* TODO(owner): ops/binary */
+#include "../internal.h"

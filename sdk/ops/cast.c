@@ -1,0 +1,2 @@
+/* TODO(owner): ops/cast */
+#include "../internal.h"

@@ -1,0 +1,2 @@
+/* TODO(owner): ops/conv */
+#include "../internal.h"

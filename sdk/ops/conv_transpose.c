@@ -1,0 +1,2 @@
+/* TODO(owner): ops/conv_transpose */
+#include "../internal.h"

@@ -1,0 +1,2 @@
+/* TODO(owner): ops/dropout */
+#include "../internal.h"

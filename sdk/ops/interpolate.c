@@ -1,0 +1,2 @@
+/* TODO(owner): ops/interpolate */
+#include "../internal.h"

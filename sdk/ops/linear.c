@@ -1,0 +1,2 @@
+/* TODO(owner): ops/linear */
+#include "../internal.h"

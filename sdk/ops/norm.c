@@ -1,0 +1,2 @@
+/* TODO(owner): ops/norm */
+#include "../internal.h"

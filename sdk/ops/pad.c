@@ -1,0 +1,2 @@
+/* TODO(owner): ops/pad */
+#include "../internal.h"

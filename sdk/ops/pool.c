@@ -1,0 +1,2 @@
+/* TODO(owner): ops/pool */
+#include "../internal.h"

@@ -1,0 +1,2 @@
+/* TODO(owner): ops/reduce */
+#include "../internal.h"

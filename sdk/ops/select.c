@@ -1,0 +1,2 @@
+/* TODO(owner): ops/select */
+#include "../internal.h"

@@ -1,0 +1,2 @@
+/* TODO(owner): ops/shape */
+#include "../internal.h"

@@ -1,0 +1,2 @@
+/* TODO(owner): ops/slice_concat */
+#include "../internal.h"

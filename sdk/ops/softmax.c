@@ -1,0 +1,2 @@
+/* TODO(owner): ops/softmax */
+#include "../internal.h"

@@ -1,0 +1,2 @@
+/* TODO(owner): optim/sgd */
+#include "../internal.h"

@@ -11,6 +11,7 @@
 
 static lt_arena_block *block_new(size_t size)
 {
+    size = (size + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1); /* aligned_alloc needs a multiple */
     lt_arena_block *b = malloc(sizeof *b);
     if (!b) return NULL;
     b->mem = aligned_alloc(ARENA_ALIGN, size);
@@ -48,7 +49,7 @@ void *lt__arena_alloc(lt_arena *a, size_t bytes)
             a->full = a->head;
         }
         a->head = b;
-        a->capacity += size;
+        a->capacity += b->size;
         a->n_grows++;
     }
     void *p = a->head->mem + a->head->used;
@@ -67,7 +68,7 @@ void lt__arena_reset(lt_arena *a)
         block_free_list(a->head);
         a->full = NULL;
         a->head = block_new(size);
-        a->capacity = a->head ? size : 0;
+        a->capacity = a->head ? a->head->size : 0;
     } else if (a->head) {
         a->head->used = 0;
     }

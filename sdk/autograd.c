@@ -55,23 +55,30 @@ static int run_backward(const char *what, lt_tensor *out, const float *seed, flo
     if (start && start->done)
         return lt__fail(what, "trying to backward through the graph a second time (it was released by the "
                               "first backward; build the graph again)");
-    float *g = lt__grad(out);
-    if (!g) return -1;
-    if (seed)
-        for (int64_t i = 0; i < out->numel; i++) g[i] += seed[i];
-    else
-        g[0] += seed_scalar;
+    if (!out->grad && seed) { /* fresh gradient: copy the seed instead of zeroing then adding */
+        out->grad = lt__alloc(what, (size_t)out->numel * sizeof(float));
+        if (!out->grad) return -1;
+        memcpy(out->grad, seed, (size_t)out->numel * sizeof(float));
+    } else {
+        float *g = lt__grad(out);
+        if (!g) return -1;
+        if (seed)
+            for (int64_t i = 0; i < out->numel; i++) g[i] += seed[i];
+        else
+            g[0] += seed_scalar;
+    }
     if (!start) return 0; /* a leaf: its gradient is all there is */
 
-    start->needed = true;
+    const uint32_t pass = ++ctx->backward_passes;
+    start->needed_by = pass;
     for (lt_node *n = start; n; n = n->prev) {
-        if (!n->needed) continue;
+        if (n->needed_by != pass) continue;
         if (n->done)
             return lt__fail(what, "node %s was already used by an earlier backward", lt_op_name(n->op));
         if (n->out->grad) n->backward(n);
         n->done = true;
         for (int i = 0; i < n->n_inputs; i++)
-            if (n->inputs[i] && n->inputs[i]->grad_fn) n->inputs[i]->grad_fn->needed = true;
+            if (n->inputs[i] && n->inputs[i]->grad_fn) n->inputs[i]->grad_fn->needed_by = pass;
     }
     return 0;
 }

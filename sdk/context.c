@@ -32,7 +32,7 @@ void lt_ctx_reset(lt_ctx *ctx)
     lt__arena_reset(&ctx->arena);
     ctx->tape = NULL;
     ctx->tape_len = 0;
-    ctx->backward_done = false;
+    ctx->backward_passes = 0;
 }
 
 lt_ctx *lt_ctx_use(lt_ctx *ctx)

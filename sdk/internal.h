@@ -29,7 +29,7 @@ struct lt_node {
     lt_tensor **inputs;     /* arena array of n_inputs (entries may be NULL) */
     lt_backward_fn backward;
     void *saved;            /* op-specific state, arena memory */
-    bool needed;            /* reaches the tensor backward started from */
+    uint32_t needed_by;     /* id of the backward pass it is needed by */
     bool done;              /* backward already ran through it */
 };
 
@@ -57,9 +57,9 @@ struct lt_ctx {
     size_t tape_len;
     bool grad_enabled;
     bool training;
-    bool backward_done;
     uint64_t seed;
     uint64_t draws;          /* random draws made this context (dropout) */
+    uint32_t backward_passes; /* backward passes run on this tape (ids nodes' needed_by) */
 };
 
 /* Current context, or NULL with the error "<op>: no ltrain context ...". */

@@ -91,10 +91,14 @@ LT_API lt_tensor *lt_matmul(lt_tensor *a, lt_tensor *b);
 
 /* ---------------- normalisation ---------------- */
 
-/* F.batch_norm on [N,C,H,W] (or [N,C]). weight/bias [C] or NULL.
+/* F.batch_norm on [N,C,H,W] (or [N,C], or any [N,C,...]). weight/bias [C] or NULL.
  * training: normalise with batch statistics (biased variance) and, when
  * running_mean/running_var are given, update them in place with `momentum`
- * (running_var gets the unbiased variance). Otherwise use running stats. */
+ * (running = (1 - momentum) * running + momentum * batch; running_var gets
+ * the unbiased variance). The update happens in no-grad mode too and is
+ * never recorded. Needs more than one value per channel, as PyTorch.
+ * Otherwise (eval) normalise with the running stats, which are required.
+ * Gradients flow to x, weight and bias (training: through the batch stats). */
 LT_API lt_tensor *lt_batch_norm(lt_tensor *x, lt_tensor *running_mean, lt_tensor *running_var,
                                 lt_tensor *weight, lt_tensor *bias, bool training,
                                 float momentum, float eps);
@@ -106,11 +110,13 @@ LT_API lt_tensor *lt_layer_norm(lt_tensor *x, int normalized_ndim, lt_tensor *we
 
 /* ---------------- arithmetic (broadcasting) ---------------- */
 
+/* float32 only; each input's gradient is summed back to its own shape. */
 LT_API lt_tensor *lt_add(lt_tensor *a, lt_tensor *b);
 LT_API lt_tensor *lt_sub(lt_tensor *a, lt_tensor *b);
 LT_API lt_tensor *lt_mul(lt_tensor *a, lt_tensor *b);
 LT_API lt_tensor *lt_div(lt_tensor *a, lt_tensor *b);
-/* a ** b (broadcast). */
+/* a ** b (broadcast). Gradients as PyTorch's: d/da = b*a^(b-1), 0 where
+ * b == 0; d/db = a^b*log(a), 0 where a == 0 and b >= 0. */
 LT_API lt_tensor *lt_pow(lt_tensor *a, lt_tensor *b);
 
 LT_API lt_tensor *lt_add_scalar(lt_tensor *x, float s);  /* x + s */
@@ -153,9 +159,17 @@ typedef struct lt_pool2d_params {
     bool exclude_pad;       /* avg pool: !count_include_pad (PyTorch default includes pad) */
 } lt_pool2d_params;
 
+/* Pooling takes x [N,C,H,W] or [C,H,W] and keeps its rank. Output size,
+ * ceil_mode (the last window must start inside the input or left padding)
+ * and the padding <= kernel/2 rule are PyTorch's; p is required.
+ * max: NaN propagates (the last NaN of a window gets the gradient); ties
+ * send the gradient to the first maximum in row-major order.
+ * avg: with ceil_mode, windows are clipped to input + padding before
+ * counting the divisor (PyTorch's rule). */
 LT_API lt_tensor *lt_max_pool2d(lt_tensor *x, const lt_pool2d_params *p);
 LT_API lt_tensor *lt_avg_pool2d(lt_tensor *x, const lt_pool2d_params *p);
-/* PyTorch's adaptive bins: start = floor(i*H/Ho), end = ceil((i+1)*H/Ho). */
+/* PyTorch's adaptive bins: start = floor(i*H/Ho), end = ceil((i+1)*H/Ho).
+ * x [N,C,H,W] or [C,H,W]; out_h, out_w >= 1. */
 LT_API lt_tensor *lt_adaptive_avg_pool2d(lt_tensor *x, int64_t out_h, int64_t out_w);
 
 typedef enum lt_interp_mode { LT_INTERP_NEAREST = 0, LT_INTERP_BILINEAR } lt_interp_mode;
@@ -167,34 +181,53 @@ typedef struct lt_interpolate_params {
                                recompute_scale_factor=None behaviour) */
     bool align_corners;     /* bilinear only */
 } lt_interpolate_params;
-/* F.interpolate on [N,C,H,W]. */
+/* F.interpolate on [N,C,H,W]; exactly one of size / scale_factor is set.
+ * nearest is PyTorch's legacy 'nearest': src = min(floor(dst * s), in - 1)
+ * with s = in/out, or 1/scale_factor. bilinear follows PyTorch's source
+ * index rule for both align_corners settings. */
 LT_API lt_tensor *lt_interpolate(lt_tensor *x, const lt_interpolate_params *p);
 
-/* ---------------- shape ---------------- */
+/* ---------------- shape ----------------
+ * Dims may be negative (counting from the end). Every op here moves data of
+ * any dtype; only float32 tensors get gradients. Views share the input's
+ * storage (data pointer) and record a node that routes the gradient back. */
 
-/* Concatenates n tensors along dim (all other dimensions equal). */
+/* Concatenates n >= 1 tensors of one dtype along dim (all other dimensions
+ * equal; 0-d tensors cannot be concatenated). A copy. */
 LT_API lt_tensor *lt_concat(lt_tensor *const *xs, int n, int dim);
-/* Splits along dim into n pieces of the given sizes (summing to the dim);
- * writes n step tensors to out. Returns 0 or -1. */
+/* Splits along dim into n pieces of the given sizes (>= 0, summing to the
+ * dim); writes n step tensors to out. Each piece is lt_slice of its range:
+ * a view under the same condition. Returns 0 or -1. */
 LT_API int lt_split(lt_tensor *x, const int64_t *sizes, int n, int dim, lt_tensor **out);
 /* x[..., start:end:step, ...] along dim; negative start/end count from the
- * end and are clamped like Python slices; step >= 1. A view when dim is the
- * outermost non-1 dimension and step is 1. */
+ * end and are clamped like Python slices (pass INT64_MAX for "to the end");
+ * step >= 1. A view when the result is one contiguous block of x (every
+ * dimension before dim is 1 and step is 1, or the whole of x), else a copy. */
 LT_API lt_tensor *lt_slice(lt_tensor *x, int dim, int64_t start, int64_t end, int64_t step);
-/* View with a new shape (one entry may be -1). */
+/* View with a new shape of the same numel; one entry may be -1 (inferred).
+ * ndim 0 gives a 0-d tensor. */
 LT_API lt_tensor *lt_reshape(lt_tensor *x, int ndim, const int64_t *shape);
-/* View flattening dims start..end (inclusive, negative allowed). */
+/* View flattening dims start..end (inclusive, negative allowed); a 0-d
+ * tensor flattens to [1]. */
 LT_API lt_tensor *lt_flatten(lt_tensor *x, int start_dim, int end_dim);
+/* View with a size-1 dimension inserted at dim, in [-ndim-1, ndim]. */
 LT_API lt_tensor *lt_unsqueeze(lt_tensor *x, int dim);
+/* View without dimension dim; as in PyTorch, an unchanged view when that
+ * dimension is not 1. */
 LT_API lt_tensor *lt_squeeze(lt_tensor *x, int dim);
 /* Copy with dimensions reordered: out.shape[i] = x.shape[dims[i]]. */
 LT_API lt_tensor *lt_permute(lt_tensor *x, const int *dims);
+/* Copy with dim0 and dim1 swapped. */
 LT_API lt_tensor *lt_transpose(lt_tensor *x, int dim0, int dim1);
 
 typedef enum lt_pad_mode { LT_PAD_CONSTANT = 0, LT_PAD_REFLECT, LT_PAD_REPLICATE } lt_pad_mode;
 /* F.pad: pads holds n_pads (even, <= 2*ndim) amounts in PyTorch's order
- * (last dim first: left, right, top, bottom, ...). Negative amounts crop
- * (constant mode). */
+ * (last dim first: left, right, top, bottom, ...). Negative amounts crop.
+ * Constant mode pads any dims of any dtype with `value` (truncated toward
+ * zero for integer tensors; an error if it does not fit). Reflect and
+ * replicate follow PyTorch's rules: they pad the last 1-3 dims of an input
+ * with 1 or 2 leading (batch, channel) dims, reflect amounts must be less
+ * than the padded dimension, and every padded output dim must be >= 1. */
 LT_API lt_tensor *lt_pad(lt_tensor *x, const int64_t *pads, int n_pads, lt_pad_mode mode, float value);
 
 /* ---------------- softmax and reductions ---------------- */
@@ -212,24 +245,38 @@ LT_API lt_tensor *lt_argmax(lt_tensor *x, int dim, bool keepdim);
 
 /* ---------------- selection ---------------- */
 
-/* cond (LT_U8, nonzero = true) ? a : b, all broadcast together. */
+/* cond (LT_U8, nonzero = true) ? a : b (float32), all broadcast together. */
 LT_API lt_tensor *lt_where(lt_tensor *cond, lt_tensor *a, lt_tensor *b);
-/* x with `value` where mask (LT_U8, broadcast to x) is nonzero. */
+/* x with `value` where mask (LT_U8, broadcast to x) is nonzero. x may be of
+ * any dtype: integer x gets the value truncated toward zero, and a value
+ * outside the type's range (or NaN) is an error, as in PyTorch. */
 LT_API lt_tensor *lt_masked_fill(lt_tensor *x, lt_tensor *mask, float value);
-/* torch.gather: index (LT_I32) has x's ndim; out[i][j] = x[index[i][j]][j] on dim. */
+/* torch.gather: index (LT_I32) has x's ndim and is no larger than x outside
+ * dim; out[i][j] = x[index[i][j]][j] for dim 0. Indices must lie in
+ * [0, x.shape[dim]) (no negative indexing, as in PyTorch). x of any dtype;
+ * the gradient is a deterministic scatter-add. */
 LT_API lt_tensor *lt_gather(lt_tensor *x, int dim, lt_tensor *index);
-/* torch.index_select: index is a 1-d LT_I32 tensor. */
+/* torch.index_select: index is a 1-d LT_I32 tensor of values in
+ * [0, x.shape[dim]). x of any dtype; the gradient is a deterministic
+ * index_add (repeated indices sum in index order). */
 LT_API lt_tensor *lt_index_select(lt_tensor *x, int dim, lt_tensor *index);
 
 /* ---------------- regularisation ---------------- */
 
 /* Inverted dropout with probability p when the context is training (and
- * p > 0); identity otherwise. Masks come from the context's seeded stream. */
+ * p > 0): each element is kept with probability 1 - p and scaled by
+ * 1 / (1 - p); p = 1 gives zeros. Otherwise the result is a view of x
+ * (gradients pass unchanged). p outside [0, 1] is an error. The mask of the
+ * d-th dropout call since lt_ctx_seed() is a hash of (seed, d, element
+ * index): the same for any thread count. */
 LT_API lt_tensor *lt_dropout(lt_tensor *x, float p);
 
 /* ---------------- conversion ---------------- */
 
-/* Copy converted to dtype (no gradient). Float to int truncates toward zero. */
+/* Copy converted to dtype (no gradient). Float to int truncates toward zero;
+ * NaN, infinities and out-of-range floats give the type's minimum (uint8: the
+ * low byte of the int64 value), as PyTorch on x86. Integer narrowing keeps
+ * the low bits. */
 LT_API lt_tensor *lt_cast(lt_tensor *x, lt_dtype dtype);
 
 #ifdef __cplusplus

@@ -171,6 +171,8 @@ int main(int argc, char **argv)
     lt_set_num_threads(threads);
     printf("bench_ops: ResNet-18 layers, batch %d, 64x64 input; %d threads; median of %d reps after %d warm-up%s\n",
            BATCH, lt_get_num_threads(), reps, warmup, clock_id == CLOCK_MONOTONIC ? "" : "; CPU time");
+    printf("OpenBLAS kernels: %s (OPENBLAS_CORETYPE overrides a CPU this OpenBLAS does not know)\n",
+           openblas_get_corename());
     printf("GFLOP/s: conv (ltrain) | sgemm (plain OpenBLAS, same M,N,K); total = fwd+bwd-data+bwd-weight\n\n");
     printf("%-24s %-22s | %-23s | %-23s | %-23s | %-15s | %s\n", "layer", "x -> y", "forward ms  GF/s  sgemm",
            "bwd-data ms GF/s sgemm", "bwd-wgt ms GF/s  sgemm", "total GF/s sgemm", "ratio");

@@ -145,6 +145,7 @@ static double now_s(void)
 
 int main(int argc, char **argv)
 {
+    lt_blas_tune(argv);
     int epochs = 8, threads = 0;
     uint64_t seed = 0;
     for (int i = 1; i < argc; i++) {
@@ -175,9 +176,9 @@ int main(int argc, char **argv)
         return 1;
     }
     lt_sgd *sgd = lt_sgd_new(params, &(lt_sgd_options){.lr = 0.02f, .momentum = 0.9f, .weight_decay = 5e-4f});
-    printf("demo_cnn: %d training / %d held-out images of %s, %s, %s, %s (%dx%d); %lld parameters; %d threads\n",
+    printf("demo_cnn: %d training / %d held-out images of %s, %s, %s, %s (%dx%d); %lld parameters; %d threads, OpenBLAS %s\n",
            N_TRAIN, N_TEST, class_names[0], class_names[1], class_names[2], class_names[3], IMG, IMG,
-           (long long)lt_params_numel(params, true), lt_get_num_threads());
+           (long long)lt_params_numel(params, true), lt_get_num_threads(), lt_blas_kernels());
 
     int32_t order[N_TRAIN];
     for (int i = 0; i < N_TRAIN; i++) order[i] = i;

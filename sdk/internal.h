@@ -106,6 +106,22 @@ void lt__broadcast_strides(const lt_tensor *t, int ndim, const int64_t *out_shap
 void lt__reduce_broadcast(const float *g, int out_ndim, const int64_t *out_shape, float *acc,
                           const lt_tensor *in);
 
+/* ---- parameter store's flat layout (nn/params.c), for optimizers ---- */
+/* Offset in floats of the i-th registered tensor in the flat layout of all
+ * parameters (-1 for buffers), the layout's size, and the packed blocks
+ * (false when the store is not packed). */
+int64_t lt__params_offset(const lt_params *p, size_t i);
+int64_t lt__params_flat_size(const lt_params *p);
+bool lt__params_blocks(const lt_params *p, float **data, float **grad);
+
+/* ---- shared kernels ---- */
+/* Sum of n floats in double, fixed chunking (same bits for any thread
+ * count); false + error on out of memory (ops/reduce.c). */
+bool lt__sum_f32(const char *op, const float *x, int64_t n, double *sum);
+/* t's data broadcast to `shape` (t itself when already that shape; else an
+ * arena copy); NULL + error (loss/regression.c). */
+const float *lt__expand_f32(const char *op, const lt_tensor *t, int ndim, const int64_t *shape);
+
 /* ---- BLAS seam ---- */
 /* C = alpha * op(A) * op(B) + beta * C, row-major. */
 void lt__sgemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, float alpha, const float *a,

@@ -57,6 +57,15 @@ LT_API int lt_set_error(const char *fmt, ...) LT_PRINTF(1, 2);
 LT_API void lt_set_num_threads(int n);
 LT_API int lt_get_num_threads(void);
 
+/* Call first in main(): when OpenBLAS did not recognise the CPU and fell
+ * back to generic kernels (OpenBLAS 0.3.21 on recent Intel/AMD CPUs) and
+ * OPENBLAS_CORETYPE is unset, sets it to the best kernels the CPU supports
+ * and re-executes the program with the same argv (once). Returns 0 when
+ * nothing needed doing; -1 if the re-exec failed (the program can go on). */
+LT_API int lt_blas_tune(char **argv);
+/* Name of the OpenBLAS kernels in use ("SkylakeX", "Haswell", ...). */
+LT_API const char *lt_blas_kernels(void);
+
 #ifdef __cplusplus
 }
 #endif

@@ -26,22 +26,30 @@ typedef struct lt_cross_entropy_params {
 #define LT_CROSS_ENTROPY_DEFAULTS \
     ((lt_cross_entropy_params){.weight = NULL, .ignore_index = -100, .label_smoothing = 0.0f, .reduction = LT_REDUCTION_MEAN})
 
-/* F.cross_entropy. logits [N,C] or [N,C,d1,...] (per pixel for segmentation).
- * target: LT_I32 class indices [N] or [N,d1,...], or LT_F32 class
- * probabilities of the logits' shape. p NULL = defaults. With mean
- * reduction and class indices the sum is divided by the summed weights of
- * the non-ignored targets, as in PyTorch. */
+/* F.cross_entropy. logits [N,C] or [N,C,d1,...] (per pixel for segmentation;
+ * unbatched [C] with a 0-d target also works). target: LT_I32 class indices
+ * [N] or [N,d1,...], or LT_F32 class probabilities of the logits' shape
+ * (these get a gradient too when they require one). p NULL = defaults. With
+ * mean reduction and class indices the sum is divided by the summed weights
+ * of the non-ignored targets, as in PyTorch (NaN when all are ignored); with
+ * probabilities by the number of positions. A class index outside 0..C-1
+ * that is not ignore_index is an error naming the value and C. One fused
+ * op: log-softmax is never materialised. class weights get no gradient. */
 LT_API lt_tensor *lt_cross_entropy(lt_tensor *logits, lt_tensor *target, const lt_cross_entropy_params *p);
 
 /* F.binary_cross_entropy_with_logits. weight (broadcast to x) and pos_weight
  * (broadcast along the last dimension / class dimension as in PyTorch) may be
- * NULL. target is LT_F32 of x's shape. */
+ * NULL; neither gets a gradient (PyTorch has none). target is LT_F32 of x's
+ * shape and gets a gradient when it requires one. */
 LT_API lt_tensor *lt_bce_with_logits(lt_tensor *x, lt_tensor *target, lt_tensor *weight,
                                      lt_tensor *pos_weight, lt_reduction reduction);
 
+/* x and target broadcast together (PyTorch warns but allows it); both get
+ * gradients when they require them. */
 LT_API lt_tensor *lt_mse_loss(lt_tensor *x, lt_tensor *target, lt_reduction reduction);
 LT_API lt_tensor *lt_l1_loss(lt_tensor *x, lt_tensor *target, lt_reduction reduction);
-/* beta = 1 is PyTorch's default; beta 0 is L1. */
+/* beta = 1 is PyTorch's default; beta 0 gives L1 values (but, as PyTorch
+ * 1.13's backward, gradient -1 where x == target); beta < 0 is an error. */
 LT_API lt_tensor *lt_smooth_l1_loss(lt_tensor *x, lt_tensor *target, float beta, lt_reduction reduction);
 
 #ifdef __cplusplus

@@ -66,7 +66,11 @@ typedef struct lt_conv2d_params {
     int groups;      /* 0 = 1; groups == in_channels with weight [C,1,kh,kw] is depthwise */
 } lt_conv2d_params;
 
-/* x [N,Cin,H,W], weight [Cout,Cin/groups,kh,kw], bias [Cout] or NULL -> [N,Cout,Ho,Wo]. */
+/* x [N,Cin,H,W], weight [Cout,Cin/groups,kh,kw], bias [Cout] or NULL -> [N,Cout,Ho,Wo]
+ * with Ho = (H + 2*pad - dil*(kh-1) - 1) / stride + 1 (PyTorch's F.conv2d).
+ * Fails when channels and groups disagree or the dilated kernel is larger
+ * than the padded input. Runs through the conv backend (im2col + sgemm;
+ * direct loops for depthwise). */
 LT_API lt_tensor *lt_conv2d(lt_tensor *x, lt_tensor *weight, lt_tensor *bias, const lt_conv2d_params *p);
 
 typedef struct lt_conv_transpose2d_params {
@@ -78,15 +82,18 @@ typedef struct lt_conv_transpose2d_params {
 } lt_conv_transpose2d_params;
 
 /* x [N,Cin,H,W], weight [Cin,Cout/groups,kh,kw], bias [Cout] or NULL ->
- * [N,Cout,(H-1)*s-2p+d*(k-1)+output_padding+1, ...] (PyTorch's ConvTranspose2d). */
+ * [N,Cout,(H-1)*s-2p+d*(k-1)+output_padding+1, ...] (PyTorch's ConvTranspose2d).
+ * output_padding must be smaller than stride or dilation (PyTorch's rule). */
 LT_API lt_tensor *lt_conv_transpose2d(lt_tensor *x, lt_tensor *weight, lt_tensor *bias,
                                       const lt_conv_transpose2d_params *p);
 
 /* x [..., in], weight [out, in], bias [out] or NULL -> [..., out]. */
 LT_API lt_tensor *lt_linear(lt_tensor *x, lt_tensor *weight, lt_tensor *bias);
 
-/* torch.matmul for ndim >= 2: [..., M, K] x [..., K, N] -> [..., M, N] with
- * broadcast batch dimensions. */
+/* torch.matmul: [..., M, K] x [..., K, N] -> [..., M, N] with broadcast batch
+ * dimensions. As in torch.matmul a 1-d a [K] acts as [1,K] and a 1-d b [K]
+ * as [K,1], the added dimension being removed from the result (1-d x 1-d is
+ * a dot product of shape []). */
 LT_API lt_tensor *lt_matmul(lt_tensor *a, lt_tensor *b);
 
 /* ---------------- normalisation ---------------- */
@@ -232,15 +239,19 @@ LT_API lt_tensor *lt_pad(lt_tensor *x, const int64_t *pads, int n_pads, lt_pad_m
 
 /* ---------------- softmax and reductions ---------------- */
 
+/* Numerically stable (log-)softmax along dim (negative counts from the end). */
 LT_API lt_tensor *lt_softmax(lt_tensor *x, int dim);
 LT_API lt_tensor *lt_log_softmax(lt_tensor *x, int dim);
-/* Sum / mean over n_dims dimensions (n_dims == 0: all, giving shape []). */
+/* Sum / mean over n_dims dimensions (n_dims == 0: all, giving shape [], or
+ * all ones with keepdim). Accumulated in double; the mean of no elements is
+ * NaN. A dim listed twice is an error. */
 LT_API lt_tensor *lt_sum(lt_tensor *x, const int *dims, int n_dims, bool keepdim);
 LT_API lt_tensor *lt_mean(lt_tensor *x, const int *dims, int n_dims, bool keepdim);
-/* torch.max(x, dim): values; the gradient goes to the first maximum. If
- * indices is not NULL it receives the LT_I32 argmax step tensor. */
+/* torch.max(x, dim): values; the gradient goes to the first maximum. NaN
+ * counts as the maximum (the first NaN wins), as in PyTorch. If indices is
+ * not NULL it receives the LT_I32 argmax step tensor. dim must not be empty. */
 LT_API lt_tensor *lt_max(lt_tensor *x, int dim, bool keepdim, lt_tensor **indices);
-/* LT_I32 index of the first maximum along dim (no gradient). */
+/* LT_I32 index of the first maximum along dim (no gradient; same NaN rule). */
 LT_API lt_tensor *lt_argmax(lt_tensor *x, int dim, bool keepdim);
 
 /* ---------------- selection ---------------- */

@@ -9,65 +9,13 @@
  * pos_weight broadcast to x (pos_weight [C] along the last dimension) and
  * get no gradient (PyTorch implements none). */
 #include "../internal.h"
+#include "../kernels/fastmath.h"
 
 #include <math.h>
 #include <string.h>
 
-/* Shared helpers (belong in internal.h): loss/regression.c. */
-const float *lt__expand_f32(const char *op, const lt_tensor *t, int ndim, const int64_t *shape);
 
 static const char *OP = "binary_cross_entropy_with_logits";
-
-/* ---- vectorisable exp and log (libm's do not vectorise without -ffast-math) ---- */
-
-/* exp within 1 ulp of expf (as in ops/softmax.c): 0 below -87, inf above 88.5, NaN for NaN. */
-static inline float exp_poly(float x)
-{
-    float xc = x < -87.0f ? -87.0f : x;
-    xc = xc > 88.5f ? 88.5f : xc;
-    const float shifter = 12582912.0f; /* 1.5 * 2^23: t's low mantissa bits hold round(x / ln2) */
-    const float t = xc * 1.44269504088896341f + shifter;
-    const float n = t - shifter;
-    float r = xc - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    uint32_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits - 0x4B400000u + 127u) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    const float y = p * scale;
-    return x < -87.0f ? 0.0f : (x > 88.5f ? INFINITY : y);
-}
-
-/* log(y) for y in [1, 2] (all this loss needs), within 1 ulp of logf:
- * Cephes' polynomial for log(1 + f), f in [-0.29, 0.42]. NaN for NaN. */
-static inline float log_1_2(float y)
-{
-    const bool high = y > 1.41421356f; /* log(y) = log(y / 2) + ln2 */
-    const float e = high ? 1.0f : 0.0f;
-    const float f = (high ? 0.5f * y : y) - 1.0f;
-    const float z = f * f;
-    float p = 7.0376836292e-2f;
-    p = p * f - 1.1514610310e-1f;
-    p = p * f + 1.1676998740e-1f;
-    p = p * f - 1.2420140846e-1f;
-    p = p * f + 1.4249322787e-1f;
-    p = p * f - 1.6668057665e-1f;
-    p = p * f + 2.0000714765e-1f;
-    p = p * f - 2.4999993993e-1f;
-    p = p * f + 3.3333331174e-1f;
-    float r = p * f * z;
-    r += -2.12194440e-4f * e; /* ln2 split in two (Cody-Waite) */
-    r += -0.5f * z;
-    return f + r + 0.693359375f * e;
-}
 
 /* ---- kernels ----
  * Each kernel runs over one chunk [lo, hi) with `flags` saying which of
@@ -112,7 +60,7 @@ typedef struct bce_args {
 static inline float bce_value(float x, float t, float w, float pw, int flags)
 {
     const float m = -x > 0.0f ? -x : 0.0f; /* max(-x, 0); fmaxf is a libm call */
-    const float log_term = log_1_2(1.0f + exp_poly(-fabsf(x)));
+    const float log_term = lt__log_1_2(1.0f + lt__exp_poly(-fabsf(x)));
     /* PyTorch's order of operations for each variant */
     const float l = flags & HAS_PW ? (1.0f - t) * x + ((pw - 1.0f) * t + 1.0f) * (log_term + m)
                                    : (1.0f - t) * x + m + log_term;
@@ -152,7 +100,7 @@ static inline void grad_x_range(const bce_args *a, const float *g, float scale, 
     BCE_LOCALS(a, flags);
 #pragma omp simd
     for (int64_t i = lo; i < hi; i++) {
-        const float sig = 1.0f / (1.0f + exp_poly(-x[i]));
+        const float sig = 1.0f / (1.0f + lt__exp_poly(-x[i]));
         const float pt = PW_AT(flags, i) * t[i];
         const float d = flags & HAS_PW ? (pt + 1.0f - t[i]) * sig - pt : sig - t[i];
         gx[i] += d * (flags & EACH ? g[i] * scale : scale) * W_AT(flags, i);
@@ -160,7 +108,7 @@ static inline void grad_x_range(const bce_args *a, const float *g, float scale, 
 }
 
 /* log(sigmoid(z)) = min(z, 0) - log1p(exp(-|z|)), given e = exp(-|z|). */
-static inline float log_sigmoid_from(float z, float e) { return (z < 0.0f ? z : 0.0f) - log_1_2(1.0f + e); }
+static inline float log_sigmoid_from(float z, float e) { return (z < 0.0f ? z : 0.0f) - lt__log_1_2(1.0f + e); }
 
 /* gt += g * w * inv_n * (log_sigmoid(-x) - pw log_sigmoid(x))   (no pos_weight: -x) */
 static inline void grad_t_range(const bce_args *a, const float *g, float scale, float *restrict gt, int64_t lo,
@@ -169,7 +117,7 @@ static inline void grad_t_range(const bce_args *a, const float *g, float scale, 
     BCE_LOCALS(a, flags);
 #pragma omp simd
     for (int64_t i = lo; i < hi; i++) {
-        const float e = exp_poly(-fabsf(x[i]));
+        const float e = lt__exp_poly(-fabsf(x[i]));
         const float d = flags & HAS_PW ? log_sigmoid_from(-x[i], e) - log_sigmoid_from(x[i], e) * pw[i] : -x[i];
         gt[i] += d * (flags & EACH ? g[i] * scale : scale) * W_AT(flags, i);
     }

@@ -13,47 +13,21 @@
  * mean divides by the summed w[t] of non-ignored positions (class indices)
  * or by the number of positions (probabilities). */
 #include "../internal.h"
+#include "../kernels/fastmath.h"
 
-/* Ordered double-precision sum, defined in ops/reduce.c (belongs in internal.h). */
-bool lt__sum_f32(const char *op, const float *x, int64_t n, double *sum);
 
 #include <math.h>
 #include <string.h>
 
-/* Same vectorisable exp as ops/softmax.c (within 1 ulp of expf; 0 below -87,
- * NaN for NaN). Kept local because kernels cannot call across files inline. */
-static inline float exp_poly(float x)
-{
-    float xc = x < -87.0f ? -87.0f : x;
-    xc = xc > 88.5f ? 88.5f : xc;
-    const float shifter = 12582912.0f; /* 1.5 * 2^23: t's low mantissa bits hold round(x / ln2) */
-    const float t = xc * 1.44269504088896341f + shifter;
-    const float n = t - shifter;
-    float r = xc - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f;
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    uint32_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits - 0x4B400000u + 127u) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    const float y = p * scale;
-    return x < -87.0f ? 0.0f : (x > 88.5f ? INFINITY : y);
-}
 
 typedef struct ce_args {
     const float *x;      /* logits [N, C, S] */
     const int32_t *cls;  /* class-index targets [N, S], or NULL */
     const float *prob;   /* probability targets [N, C, S], or NULL */
-    const float *w;      /* class weights [C] (arena copy), or NULL */
-    float w_sum;         /* sum of w (C without weights) */
+    const float *w;      /* class weights [C] (arena copy; all 1 without weights) */
+    float w_sum;         /* sum of w */
     float ls;            /* label smoothing */
+    float keep, ls_c;    /* 1 - ls and ls / C */
     int32_t ignore;
     int64_t n, c, s;
 } ce_args;
@@ -67,24 +41,21 @@ typedef struct ce_saved {
 
 enum { CE_BLOCK = 64 };
 
-static inline float class_weight(const ce_args *a, int64_t k) { return a->w ? a->w[k] : 1.0f; }
-
 /* ---------------- forward ---------------- */
 
 /* Loss of one position from its statistics. */
 static inline void finish_position(const ce_args *a, int64_t p, float m, float log_sum, float x_t, float acc,
                                    float acc_w, float *loss, float *weight)
 {
-    const float ls_c = a->ls / (float)a->c;
     if (a->cls) {
         const int32_t t = a->cls[p];
         if (t == a->ignore) {
             loss[p] = weight[p] = 0.0f;
             return;
         }
-        const float wt = class_weight(a, t);
-        float l = (1.0f - a->ls) * wt * (log_sum - (x_t - m));
-        if (a->ls > 0.0f) l += ls_c * (acc + log_sum * a->w_sum); /* acc = sum w (max - x) */
+        const float wt = a->w[t];
+        float l = a->keep * wt * (log_sum - (x_t - m));
+        if (a->ls > 0.0f) l += a->ls_c * (acc + log_sum * a->w_sum); /* acc = sum w (max - x) */
         loss[p] = l;
         weight[p] = wt;
     } else {
@@ -93,30 +64,32 @@ static inline void finish_position(const ce_args *a, int64_t p, float m, float l
     }
 }
 
-static inline float smoothed(const ce_args *a, float t) { return t * (1.0f - a->ls) + a->ls / (float)a->c; }
+/* PyTorch's smoothed probability target t * (1 - ls) + ls / C. */
+static inline float smoothed(float t, float keep, float ls_c) { return t * keep + ls_c; }
 
 /* One position whose classes are contiguous (S == 1). */
 static void forward_row(const ce_args *a, int64_t p, float *row_max, float *log_sum, float *loss, float *weight)
 {
     const int64_t C = a->c;
-    const float *x = a->x + p * C;
+    const float *x = a->x + p * C, *w = a->w;
+    const float keep = a->keep, ls_c = a->ls_c;
     float m = -INFINITY;
 #pragma omp simd reduction(max : m)
     for (int64_t k = 0; k < C; k++) m = x[k] > m ? x[k] : m;
     float se = 0.0f, acc = 0.0f, acc_w = 0.0f;
 #pragma omp simd reduction(+ : se)
-    for (int64_t k = 0; k < C; k++) se += exp_poly(x[k] - m);
+    for (int64_t k = 0; k < C; k++) se += lt__exp_poly(x[k] - m);
     if (a->prob) {
         const float *t = a->prob + p * C;
 #pragma omp simd reduction(+ : acc, acc_w)
         for (int64_t k = 0; k < C; k++) {
-            const float wt = class_weight(a, k) * smoothed(a, t[k]);
+            const float wt = w[k] * smoothed(t[k], keep, ls_c);
             acc += wt;
             acc_w += wt * (m - x[k]);
         }
     } else if (a->ls > 0.0f) {
 #pragma omp simd reduction(+ : acc)
-        for (int64_t k = 0; k < C; k++) acc += class_weight(a, k) * (m - x[k]);
+        for (int64_t k = 0; k < C; k++) acc += w[k] * (m - x[k]);
     }
     const float lsum = logf(se);
     row_max[p] = m;
@@ -132,6 +105,7 @@ static void forward_block(const ce_args *a, int64_t i, int64_t j0, int64_t nb, f
 {
     const int64_t C = a->c, S = a->s, p0 = i * S + j0;
     const float *x = a->x + i * C * S + j0;
+    const float keep = a->keep, ls_c = a->ls_c;
     float m[CE_BLOCK], se[CE_BLOCK], acc[CE_BLOCK], acc_w[CE_BLOCK];
     for (int64_t j = 0; j < nb; j++) {
         m[j] = -INFINITY;
@@ -139,16 +113,16 @@ static void forward_block(const ce_args *a, int64_t i, int64_t j0, int64_t nb, f
     }
     for (int64_t k = 0; k < C; k++) {
         const float *xr = x + k * S;
-        for (int64_t j = 0; j < nb; j++) m[j] = xr[j] > m[j] || isnan(xr[j]) ? xr[j] : m[j];
+        for (int64_t j = 0; j < nb; j++) m[j] = (xr[j] > m[j]) | (xr[j] != xr[j]) ? xr[j] : m[j]; /* NaN wins */
     }
     for (int64_t k = 0; k < C; k++) {
         const float *xr = x + k * S;
-        const float wk = class_weight(a, k);
-        for (int64_t j = 0; j < nb; j++) se[j] += exp_poly(xr[j] - m[j]);
+        const float wk = a->w[k];
+        for (int64_t j = 0; j < nb; j++) se[j] += lt__exp_poly(xr[j] - m[j]);
         if (a->prob) {
             const float *tr = a->prob + i * C * S + j0 + k * S;
             for (int64_t j = 0; j < nb; j++) {
-                const float wt = wk * smoothed(a, tr[j]);
+                const float wt = wk * smoothed(tr[j], keep, ls_c);
                 acc[j] += wt;
                 acc_w[j] += wt * (m[j] - xr[j]);
             }
@@ -213,33 +187,32 @@ static void backward_row(const ce_saved *sv, int64_t p, const float *g, float *g
     const int64_t C = a->c;
     const float coef = position_coef(sv, g, p);
     if (coef == 0.0f) return;
-    const float *x = a->x + p * C;
-    const float m = sv->row_max[p], lsum = sv->log_sum[p], ls_c = a->ls / (float)C;
+    const float *x = a->x + p * C, *w = a->w;
+    const float m = sv->row_max[p], lsum = sv->log_sum[p], keep = a->keep, ls_c = a->ls_c;
     if (a->cls) {
         float *gxr = gx + p * C;
         const int32_t t = a->cls[p];
-        const float wt = class_weight(a, t);
-        const float scale = coef * ((1.0f - a->ls) * wt + ls_c * a->w_sum), off = coef * ls_c;
+        const float scale = coef * (keep * w[t] + ls_c * a->w_sum), off = coef * ls_c;
 #pragma omp simd
-        for (int64_t k = 0; k < C; k++) gxr[k] += exp_poly((x[k] - m) - lsum) * scale - off * class_weight(a, k);
-        gxr[t] -= coef * (1.0f - a->ls) * wt;
+        for (int64_t k = 0; k < C; k++) gxr[k] += lt__exp_poly((x[k] - m) - lsum) * scale - off * w[k];
+        gxr[t] -= coef * keep * w[t];
         return;
     }
     const float *tr = a->prob + p * C;
     float total = 0.0f;
 #pragma omp simd reduction(+ : total)
-    for (int64_t k = 0; k < C; k++) total += class_weight(a, k) * smoothed(a, tr[k]);
+    for (int64_t k = 0; k < C; k++) total += w[k] * smoothed(tr[k], keep, ls_c);
     if (gx) {
         float *gxr = gx + p * C;
 #pragma omp simd
         for (int64_t k = 0; k < C; k++)
-            gxr[k] += coef * (exp_poly((x[k] - m) - lsum) * total - class_weight(a, k) * smoothed(a, tr[k]));
+            gxr[k] += coef * (lt__exp_poly((x[k] - m) - lsum) * total - w[k] * smoothed(tr[k], keep, ls_c));
     }
     if (gt) {
         float *gtr = gt + p * C;
-        const float tc = -coef * (1.0f - a->ls);
+        const float tc = -coef * keep;
 #pragma omp simd
-        for (int64_t k = 0; k < C; k++) gtr[k] += tc * class_weight(a, k) * ((x[k] - m) - lsum);
+        for (int64_t k = 0; k < C; k++) gtr[k] += tc * w[k] * ((x[k] - m) - lsum);
     }
 }
 
@@ -248,8 +221,8 @@ static void backward_block(const ce_saved *sv, int64_t i, int64_t j0, int64_t nb
 {
     const ce_args *a = &sv->a;
     const int64_t C = a->c, S = a->s, p0 = i * S + j0, base = i * C * S + j0;
-    const float *x = a->x + base, *m = sv->row_max + p0, *lsum = sv->log_sum + p0;
-    const float ls_c = a->ls / (float)C;
+    const float *x = a->x + base, *m = sv->row_max + p0, *lsum = sv->log_sum + p0, *w = a->w;
+    const float keep = a->keep, ls_c = a->ls_c;
     float coef[CE_BLOCK], scale[CE_BLOCK];
     bool any = false;
     for (int64_t j = 0; j < nb; j++) {
@@ -260,39 +233,39 @@ static void backward_block(const ce_saved *sv, int64_t i, int64_t j0, int64_t nb
     if (a->cls) {
         for (int64_t j = 0; j < nb; j++) {
             const int32_t t = a->cls[p0 + j];
-            const float wt = coef[j] != 0.0f ? class_weight(a, t) : 0.0f;
-            scale[j] = coef[j] * ((1.0f - a->ls) * wt + ls_c * a->w_sum);
+            const float wt = coef[j] != 0.0f ? w[t] : 0.0f; /* t may be ignore_index */
+            scale[j] = coef[j] * (keep * wt + ls_c * a->w_sum);
         }
         for (int64_t k = 0; k < C; k++) {
             const float *xr = x + k * S;
             float *gxr = gx + base + k * S;
-            const float wk = ls_c * class_weight(a, k);
-            for (int64_t j = 0; j < nb; j++) gxr[j] += exp_poly((xr[j] - m[j]) - lsum[j]) * scale[j] - coef[j] * wk;
+            const float wk = ls_c * w[k];
+            for (int64_t j = 0; j < nb; j++) gxr[j] += lt__exp_poly((xr[j] - m[j]) - lsum[j]) * scale[j] - coef[j] * wk;
         }
         for (int64_t j = 0; j < nb; j++)
             if (coef[j] != 0.0f) {
                 const int32_t t = a->cls[p0 + j];
-                gx[base + t * S + j] -= coef[j] * (1.0f - a->ls) * class_weight(a, t);
+                gx[base + t * S + j] -= coef[j] * keep * w[t];
             }
         return;
     }
     const float *t = a->prob + base;
     for (int64_t j = 0; j < nb; j++) scale[j] = 0.0f;
     for (int64_t k = 0; k < C; k++) {
-        const float wk = class_weight(a, k);
-        for (int64_t j = 0; j < nb; j++) scale[j] += wk * smoothed(a, t[k * S + j]);
+        const float wk = w[k];
+        for (int64_t j = 0; j < nb; j++) scale[j] += wk * smoothed(t[k * S + j], keep, ls_c);
     }
     for (int64_t k = 0; k < C; k++) {
         const float *xr = x + k * S, *tr = t + k * S;
-        const float wk = class_weight(a, k);
+        const float wk = w[k];
         if (gx) {
             float *gxr = gx + base + k * S;
             for (int64_t j = 0; j < nb; j++)
-                gxr[j] += coef[j] * (exp_poly((xr[j] - m[j]) - lsum[j]) * scale[j] - wk * smoothed(a, tr[j]));
+                gxr[j] += coef[j] * (lt__exp_poly((xr[j] - m[j]) - lsum[j]) * scale[j] - wk * smoothed(tr[j], keep, ls_c));
         }
         if (gt) {
             float *gtr = gt + base + k * S;
-            const float tc = -(1.0f - a->ls) * wk;
+            const float tc = -keep * wk;
             for (int64_t j = 0; j < nb; j++) gtr[j] += coef[j] * tc * ((xr[j] - m[j]) - lsum[j]);
         }
     }
@@ -377,15 +350,16 @@ static bool check_classes(const int32_t *cls, int64_t n, int64_t C, int32_t igno
 
 /* ---------------- entry point ---------------- */
 
-/* Arena copy of the class weights (backward must see the forward's values)
- * and their sum; without weights every class weighs 1. */
+/* Arena copy of the class weights (backward must see the forward's values;
+ * all 1 without weights, so kernels index them without a branch) and their sum. */
 static bool copy_class_weights(const lt_tensor *weight, ce_args *a)
 {
-    a->w_sum = (float)a->c;
-    if (!weight) return true;
     float *w = lt__alloc(OP, sizeof(float) * (size_t)a->c);
     if (!w) return false;
-    memcpy(w, weight->data, sizeof(float) * (size_t)a->c);
+    if (weight)
+        memcpy(w, weight->data, sizeof(float) * (size_t)a->c);
+    else
+        for (int64_t k = 0; k < a->c; k++) w[k] = 1.0f;
     double s = 0.0;
     for (int64_t k = 0; k < a->c; k++) s += w[k];
     a->w = w;
@@ -417,6 +391,8 @@ lt_tensor *lt_cross_entropy(lt_tensor *logits, lt_tensor *target, const lt_cross
 
     ce_args a = {.x = lt_f32(logits), .ls = p.label_smoothing, .ignore = p.ignore_index, .n = 1, .s = 1};
     a.c = logits->ndim == 1 ? logits->shape[0] : logits->shape[1];
+    a.keep = 1.0f - a.ls;
+    a.ls_c = a.ls / (float)a.c;
     if (logits->ndim > 1) a.n = logits->shape[0];
     for (int d = 2; d < logits->ndim; d++) a.s *= logits->shape[d];
     const int64_t P = a.n * a.s;

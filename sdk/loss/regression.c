@@ -14,8 +14,6 @@
 #include <math.h>
 #include <string.h>
 
-/* Shared helper (belongs in internal.h; also used by bce_with_logits.c). */
-const float *lt__expand_f32(const char *op, const lt_tensor *t, int ndim, const int64_t *shape);
 
 /* t's data broadcast to `shape` (which t must broadcast to): t's own data
  * when no element repeats, else an arena copy. NULL on arena exhaustion. */

@@ -28,11 +28,6 @@ struct lt_params {
     bool packed; /* every parameter is in the current blocks */
 };
 
-/* The flat layout, used by the optimizers (declared in optim/sgd.c until
- * internal.h carries these prototypes). */
-int64_t lt__params_offset(const lt_params *p, size_t i);
-int64_t lt__params_flat_size(const lt_params *p);
-bool lt__params_blocks(const lt_params *p, float **data, float **grad);
 
 lt_params *lt_params_new(void)
 {

@@ -228,9 +228,11 @@ static void run_batched(const mm_geom *g, const mm_call *p)
         }
         return;
     }
-    /* Many small products writing distinct C: one per thread. */
-    if (injective(g, p->sc) && g->batch > 1 && p->m * p->n * p->k < SMALL_GEMM_MACS && !omp_in_parallel()) {
-#pragma omp parallel for schedule(static)
+    /* Many small products writing distinct C: one per thread (each GEMM then
+     * runs single-threaded inside the parallel region). */
+    const int64_t macs = p->m * p->n * p->k;
+    if (injective(g, p->sc) && g->batch > 1 && macs < SMALL_GEMM_MACS && !omp_in_parallel()) {
+#pragma omp parallel for schedule(static) if (g->batch * macs > LT_PAR_MIN)
         for (int64_t bi = 0; bi < g->batch; bi++) run_product(g, p, bi);
         return;
     }

@@ -10,8 +10,6 @@
 #include <math.h>
 #include <string.h>
 
-/* Shared with the losses (defined below); belongs in internal.h. */
-bool lt__sum_f32(const char *op, const float *x, int64_t n, double *sum);
 
 /* ---------------- reduction plan ---------------- */
 

@@ -10,39 +10,11 @@
  *   backward:    softmax     gx = y * (g - sum(g * y))
  *                log_softmax gx = g - exp(y) * sum(g) */
 #include "../internal.h"
+#include "../kernels/fastmath.h"
 
 #include <math.h>
 #include <string.h>
 
-/* expf that vectorises (libm's does not without -ffast-math): within 1 ulp
- * of expf for finite x, 0 below -87, inf above 88.5, NaN for NaN. */
-static inline float exp_poly(float x)
-{
-    /* Clamp so that 2^n stays a normal float; NaN passes the comparisons. */
-    float xc = x < -87.0f ? -87.0f : x;
-    xc = xc > 88.5f ? 88.5f : xc;
-    /* n = round(x / ln2) by the 1.5 * 2^23 shifter trick: t's low mantissa
-     * bits then hold n, which becomes 2^n without a float-to-int conversion. */
-    const float shifter = 12582912.0f;
-    const float t = xc * 1.44269504088896341f + shifter;
-    const float n = t - shifter;
-    float r = xc - n * 0.693359375f; /* ln2 split in two (Cody-Waite) */
-    r = r - n * -2.12194440e-4f;
-    float p = 1.9875691500e-4f; /* Cephes minimax polynomial on [-ln2/2, ln2/2] */
-    p = p * r + 1.3981999507e-3f;
-    p = p * r + 8.3334519073e-3f;
-    p = p * r + 4.1665795894e-2f;
-    p = p * r + 1.6666665459e-1f;
-    p = p * r + 5.0000001201e-1f;
-    p = p * r * r + r + 1.0f;
-    uint32_t bits;
-    memcpy(&bits, &t, sizeof bits);
-    bits = (bits - 0x4B400000u + 127u) << 23;
-    float scale;
-    memcpy(&scale, &bits, sizeof scale);
-    const float y = p * scale;
-    return x < -87.0f ? 0.0f : (x > 88.5f ? INFINITY : y);
-}
 
 typedef struct softmax_saved {
     int64_t outer, n, inner;
@@ -64,7 +36,7 @@ static float row_exp_sum(float *y, const float *x, int64_t n, float m)
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
     for (int64_t i = 0; i < n; i++) {
-        const float e = exp_poly(x[i] - m);
+        const float e = lt__exp_poly(x[i] - m);
         y[i] = e;
         s += e;
     }
@@ -75,7 +47,7 @@ static float row_sum_exp(const float *x, int64_t n, float m)
 {
     float s = 0.0f;
 #pragma omp simd reduction(+ : s)
-    for (int64_t i = 0; i < n; i++) s += exp_poly(x[i] - m);
+    for (int64_t i = 0; i < n; i++) s += lt__exp_poly(x[i] - m);
     return s;
 }
 
@@ -108,12 +80,12 @@ static void softmax_block(float *y, const float *x, int64_t n, int64_t inner, in
     }
     for (int64_t k = 0; k < n; k++) {
         const float *xr = x + k * inner;
-        for (int64_t j = 0; j < nb; j++) m[j] = xr[j] > m[j] || isnan(xr[j]) ? xr[j] : m[j];
+        for (int64_t j = 0; j < nb; j++) m[j] = (xr[j] > m[j]) | (xr[j] != xr[j]) ? xr[j] : m[j]; /* NaN wins */
     }
     if (as_log) {
         for (int64_t k = 0; k < n; k++) {
             const float *xr = x + k * inner;
-            for (int64_t j = 0; j < nb; j++) s[j] += exp_poly(xr[j] - m[j]);
+            for (int64_t j = 0; j < nb; j++) s[j] += lt__exp_poly(xr[j] - m[j]);
         }
         for (int64_t j = 0; j < nb; j++) s[j] = logf(s[j]);
         for (int64_t k = 0; k < n; k++) {
@@ -126,7 +98,7 @@ static void softmax_block(float *y, const float *x, int64_t n, int64_t inner, in
             const float *xr = x + k * inner;
             float *yr = y + k * inner;
             for (int64_t j = 0; j < nb; j++) {
-                yr[j] = exp_poly(xr[j] - m[j]);
+                yr[j] = lt__exp_poly(xr[j] - m[j]);
                 s[j] += yr[j];
             }
         }
@@ -164,7 +136,7 @@ static void backward_row(float *gx, const float *g, const float *y, int64_t n, b
 #pragma omp simd reduction(+ : s)
         for (int64_t i = 0; i < n; i++) s += g[i];
 #pragma omp simd
-        for (int64_t i = 0; i < n; i++) gx[i] += g[i] - exp_poly(y[i]) * s;
+        for (int64_t i = 0; i < n; i++) gx[i] += g[i] - lt__exp_poly(y[i]) * s;
     } else {
 #pragma omp simd reduction(+ : s)
         for (int64_t i = 0; i < n; i++) s += g[i] * y[i];
@@ -189,7 +161,7 @@ static void backward_block(float *gx, const float *g, const float *y, int64_t n,
         const float *gr = g + k * inner, *yr = y + k * inner;
         float *gxr = gx + k * inner;
         if (as_log)
-            for (int64_t j = 0; j < nb; j++) gxr[j] += gr[j] - exp_poly(yr[j]) * s[j];
+            for (int64_t j = 0; j < nb; j++) gxr[j] += gr[j] - lt__exp_poly(yr[j]) * s[j];
         else
             for (int64_t j = 0; j < nb; j++) gxr[j] += yr[j] * (gr[j] - s[j]);
     }

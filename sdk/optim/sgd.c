@@ -23,11 +23,6 @@
 #define MADD(a, b, c) ((a) * (b) + (c))
 #endif
 
-/* The store's flat layout (defined in nn/params.c; see the report about
- * moving these prototypes to internal.h). */
-int64_t lt__params_offset(const lt_params *p, size_t i);
-int64_t lt__params_flat_size(const lt_params *p);
-bool lt__params_blocks(const lt_params *p, float **data, float **grad);
 
 struct lt_sgd {
     lt_params *params;

@@ -265,6 +265,10 @@ START_TEST(test_backend_paths)
         {"small_planes_batched", false, 8, 16, 2, 2, 24, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1, true},
         {"one_pixel_planes", false, 9, 32, 3, 3, 20, 3, 3, 1, 1, 0, 0, 1, 1, 0, 0, 1, true},
         {"strided_small_planes", false, 7, 24, 5, 5, 16, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 1, false},
+        {"batch_inner_tiles", false, 20, 16, 4, 4, 24, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1, true},
+        {"batch_inner_s2", false, 17, 32, 8, 8, 16, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 1, false},
+        {"batch_inner_1x1_s2", false, 12, 16, 8, 8, 24, 1, 1, 2, 2, 0, 0, 1, 1, 0, 0, 1, true},
+        {"batch_inner_grouped", false, 16, 8, 6, 6, 12, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 2, true},
         {"pointwise_gathered", false, 6, 24, 9, 9, 16, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 1, true},
         {"pointwise_in_place", false, 4, 8, 20, 20, 8, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 1, true},
         {"pointwise_big", false, 6, 64, 16, 16, 48, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 1, false},
@@ -274,10 +278,17 @@ START_TEST(test_backend_paths)
         {"depthwise_s2", false, 3, 8, 33, 31, 8, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 8, true},
         {"depthwise_mult2", false, 2, 6, 17, 19, 12, 5, 3, 1, 2, 2, 1, 1, 2, 0, 0, 6, false},
         {"wide_rows", false, 2, 4, 7, 300, 6, 3, 3, 1, 3, 1, 1, 1, 1, 0, 0, 1, true},
+        {"phased_odd_planes", false, 3, 5, 33, 35, 6, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 1, true},
+        {"phased_dilated_s3", false, 2, 4, 40, 50, 5, 3, 3, 3, 3, 2, 2, 2, 2, 0, 0, 1, false},
+        {"phased_grouped", false, 2, 6, 36, 36, 4, 5, 5, 2, 2, 2, 2, 1, 1, 0, 0, 2, true},
+        {"phased_rows", false, 2, 3, 21, 40, 4, 3, 3, 2, 2, 0, 0, 1, 1, 0, 0, 1, true},
         {"t_upsample_4x4_s2", true, 4, 16, 8, 8, 8, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0, 1, true},
         {"t_small_planes", true, 8, 32, 2, 2, 16, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true},
         {"t_grouped_outpad", true, 3, 12, 7, 6, 9, 3, 3, 2, 2, 1, 1, 2, 2, 1, 1, 3, false},
         {"t_pointwise", true, 5, 16, 9, 9, 12, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 1, true},
+        {"t_phased", true, 2, 6, 20, 18, 4, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0, 1, true},
+        {"t_batch_inner", true, 18, 16, 4, 4, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true},
+        {"t_phased_outpad", true, 2, 4, 17, 19, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, false},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_against_reference(&cases[i]);
 }

@@ -17,8 +17,10 @@ def cases(g):
         ((2, 3, 4, 5), []), ((2, 3, 4, 5), [1]), ((2, 3, 4, 5), [-1]), ((2, 3, 4, 5), [0, 2]),
         ((2, 3, 4, 5), [1, 3]), ((2, 3, 4, 5), [0, 2, 3]), ((2, 3, 4, 5), [2, 3]), ((2, 3, 4, 5), [0]),
         ((2, 3, 4, 5), [3, 0, 1, 2]), ((7,), []), ((7,), [0]), ((3, 17), [0]), ((3, 17), [1]),
-        ((5, 1, 3), [1]), ((5, 1, 3), [0, 2]), ((1, 9, 1), [0, 2]), ((3, 300), [0]), ((300, 3), [1]),
+        ((5, 1, 3), [1]), ((5, 1, 3), [0, 2]), ((1, 9, 1), [0, 2]), ((70, 3), [1]),
     ]
+    # more columns than one kernel block (256), kept and reduced
+    wide = [((3, 300), [0]), ((2, 3, 260), [0, 1])]
     for name, fn in (("sum", torch.sum), ("mean", torch.mean)):
         run = _sum_or_mean(name, fn)
         for i, (shape, dims) in enumerate(layouts):
@@ -26,6 +28,9 @@ def cases(g):
                 x = g.randn(*shape)
                 g.case("%s_%d_%s" % (name, i, "keep" if keepdim else "drop"), name,
                        lambda x, d=dims, k=keepdim: run(x, d, k), {"x": x}, {"dims": dims, "keepdim": keepdim})
+        for i, (shape, dims) in enumerate(wide):
+            x = g.randn(*shape)
+            g.case("%s_wide_%d" % (name, i), name, lambda x, d=dims: run(x, d, False), {"x": x}, {"dims": dims})
         # 0-d input, reduced over "all" and over dim 0
         s = torch.tensor(1.5, requires_grad=True)
         g.case(name + "_scalar_all", name, lambda x: fn(x), {"x": s}, {"dims": []})
@@ -46,7 +51,7 @@ def cases(g):
 
     # max over one dim: values, indices, gradient to the first maximum
     maxes = [((3, 5), 1, False), ((3, 5), 0, False), ((2, 3, 4), 1, True), ((2, 3, 4), -1, False),
-             ((2, 3, 4), 0, True), ((7,), 0, False), ((2, 300, 3), 1, False), ((2, 3, 300), 2, True)]
+             ((2, 3, 4), 0, True), ((7,), 0, False), ((2, 70, 3), 1, False), ((2, 3, 260), 1, True)]
     for i, (shape, dim, keepdim) in enumerate(maxes):
         x = g.randn(*shape)
         g.case("max_%d" % i, "max", lambda x, d=dim, k=keepdim: torch.max(x, d, keepdim=k), {"x": x},
@@ -62,8 +67,10 @@ def cases(g):
     # NaN propagates and the first NaN is the maximum; -inf / inf are ordinary
     special = torch.tensor([[1.0, float("nan"), 2.0, float("nan")], [float("-inf"), -5.0, float("inf"), 0.0],
                             [float("-inf"), float("-inf"), float("-inf"), float("-inf")]], requires_grad=True)
-    g.case("max_special", "max", lambda x: torch.max(x, 1), {"x": special}, {"dim": 1})
-    g.case("argmax_special", "argmax", lambda x: torch.argmax(x, 1), {"x": special.detach()}, {"dim": 1})
+    for dim in (0, 1):
+        g.case("max_special_%d" % dim, "max", lambda x, d=dim: torch.max(x, d), {"x": special}, {"dim": dim})
+        g.case("argmax_special_%d" % dim, "argmax", lambda x, d=dim: torch.argmax(x, d), {"x": special.detach()},
+               {"dim": dim})
     s = torch.tensor(2.5, requires_grad=True)
     g.case("max_scalar", "max", lambda x: torch.max(x, 0), {"x": s}, {"dim": 0})
     g.case("argmax_scalar", "argmax", lambda x: torch.argmax(x, 0), {"x": s.detach()}, {"dim": 0})

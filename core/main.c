@@ -79,6 +79,7 @@ static int help(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    lt_blas_tune(argv); /* re-runs once with tuned OpenBLAS kernels on CPUs it does not know */
     if (argc < 2) {
         usage(stderr);
         return LT_EXIT_USAGE;

@@ -115,6 +115,20 @@ int64_t lt__params_flat_size(const lt_params *p);
 bool lt__params_blocks(const lt_params *p, float **data, float **grad);
 
 /* ---- shared kernels ---- */
+/* Runs `body` over [lo, hi) chunks of LT_CHUNK elements of [0, n), threaded
+ * when large: the chunking (not the thread count) fixes the order of
+ * partial sums, so results are the same bits for any thread count. */
+enum { LT_CHUNK = 16384 };
+#define LT_FOR_CHUNKS(n, body)                                                                              \
+    do {                                                                                                   \
+        const int64_t n_chunks_ = ((n) + LT_CHUNK - 1) / LT_CHUNK;                                         \
+        _Pragma("omp parallel for schedule(static) if((n) > LT_PAR_MIN)")                                  \
+        for (int64_t c = 0; c < n_chunks_; c++) {                                                          \
+            const int64_t lo = c * LT_CHUNK, hi = (n) - lo < LT_CHUNK ? (n) : lo + LT_CHUNK;               \
+            body;                                                                                          \
+        }                                                                                                  \
+    } while (0)
+
 /* Sum of n floats in double, fixed chunking (same bits for any thread
  * count); false + error on out of memory (ops/reduce.c). */
 bool lt__sum_f32(const char *op, const float *x, int64_t n, double *sum);

@@ -47,15 +47,18 @@ START_TEST(test_constant_memory_loop)
     lt_arena_stats warm = {0};
     long rss_warm = 0;
     float first_loss = 0, last_loss = 0;
+    int failed_step = -1;
     for (int step = 0; step < STEPS; step++) {
         lt_tensor *x = lt_relu(lt_batch_norm2d_block_forward(&bn1, lt_conv2d_block_forward(&conv1, images)));
         x = lt_dropout(lt_relu(lt_conv2d_block_forward(&conv2, x)), 0.1f);
         x = lt_flatten(lt_adaptive_avg_pool2d(x, 1, 1), 1, -1);
         lt_tensor *loss = lt_cross_entropy(lt_linear_block_forward(&fc, x), labels, NULL);
-        ck_assert_msg(loss != NULL, "step %d: %s", step, lt_last_error());
+        /* No ck_assert inside the loop: Check allocates per assertion. */
         lt_params_zero_grad(p);
-        ck_assert_int_eq(lt_backward(loss), 0);
-        ck_assert_int_eq(lt_sgd_step(sgd), 0);
+        if (!loss || lt_backward(loss) || lt_sgd_step(sgd)) {
+            failed_step = step;
+            break;
+        }
         if (step == 0) first_loss = lt_item(loss);
         last_loss = lt_item(loss);
         lt_ctx_reset(ctx);
@@ -64,13 +67,22 @@ START_TEST(test_constant_memory_loop)
             rss_warm = rss_kib();
         }
     }
+    ck_assert_msg(failed_step < 0, "step %d: %s", failed_step, lt_last_error());
     lt_arena_stats end = lt_ctx_arena_stats(ctx);
     long rss_end = rss_kib();
     ck_assert_uint_eq(end.n_blocks, 1);
     ck_assert_uint_eq(end.n_grows, warm.n_grows);
     ck_assert_uint_eq(end.capacity, warm.capacity);
-    /* A leak of even 64 bytes per step would add 60 KiB; allow allocator noise. */
+#if !defined(__SANITIZE_ADDRESS__)
+    /* A leak of even 64 bytes per step would add 60 KiB; allow allocator noise.
+     * Not under ASan: its quarantine keeps every freed block (OpenBLAS's
+     * threaded sgemm mallocs and frees a job buffer per call), so RSS grows
+     * there by design; LeakSanitizer checks leaks in that build instead. */
     ck_assert_msg(rss_end - rss_warm < 256, "RSS grew by %ld KiB over %d steps", rss_end - rss_warm, STEPS - WARMUP);
+#else
+    (void)rss_end;
+    (void)rss_warm;
+#endif
     ck_assert_msg(last_loss < first_loss * 0.5f, "loss did not fall: %g -> %g", first_loss, last_loss);
 
     lt_tensor_free(images);

@@ -37,19 +37,6 @@ enum { HAS_W = 1, HAS_PW = 2, EACH = 4 };
     default: kernel(__VA_ARGS__, 7); break;                                                                \
     }
 
-/* Fixed-size chunks, threaded when large: the chunking (not the thread
- * count) fixes the order of the double partial sums. */
-enum { CHUNK = 16384 };
-
-#define FOR_CHUNKS(n, body)                                                                                 \
-    do {                                                                                                   \
-        const int64_t n_chunks_ = ((n) + CHUNK - 1) / CHUNK;                                               \
-        _Pragma("omp parallel for schedule(static) if((n) > LT_PAR_MIN)")                                  \
-        for (int64_t c = 0; c < n_chunks_; c++) {                                                          \
-            const int64_t lo = c * CHUNK, hi = (n) - lo < CHUNK ? (n) : lo + CHUNK;                        \
-            body;                                                                                          \
-        }                                                                                                  \
-    } while (0)
 
 typedef struct bce_args {
     const float *x, *t;
@@ -139,8 +126,8 @@ static void bce_backward(lt_node *node)
     /* upstream factor: g[i] per element, else g[0] (divided by numel for the mean) */
     const float scale = each ? 1.0f : (s->reduction == LT_REDUCTION_MEAN ? g[0] / (float)n : g[0]);
     const int flags = a->flags | (each ? EACH : 0);
-    if (gx) FOR_CHUNKS(n, WITH_FLAGS(flags, grad_x_range, a, g, scale, gx, lo, hi));
-    if (gt) FOR_CHUNKS(n, WITH_FLAGS(flags, grad_t_range, a, g, scale, gt, lo, hi));
+    if (gx) LT_FOR_CHUNKS(n, WITH_FLAGS(flags, grad_x_range, a, g, scale, gx, lo, hi));
+    if (gt) LT_FOR_CHUNKS(n, WITH_FLAGS(flags, grad_t_range, a, g, scale, gt, lo, hi));
 }
 
 /* weight / pos_weight must broadcast to x's shape without growing it. */
@@ -178,14 +165,14 @@ lt_tensor *lt_bce_with_logits(lt_tensor *x, lt_tensor *target, lt_tensor *weight
         out = lt__result(OP, LT_F32, x->ndim, x->shape);
         if (!out) return NULL;
         float *loss = lt_f32(out);
-        FOR_CHUNKS(n, WITH_FLAGS(a.flags, loss_range, &a, loss, lo, hi));
+        LT_FOR_CHUNKS(n, WITH_FLAGS(a.flags, loss_range, &a, loss, lo, hi));
     } else {
         out = lt__result(OP, LT_F32, 0, NULL);
-        double *part = lt__alloc(OP, sizeof(double) * (size_t)(n / CHUNK + 1));
+        double *part = lt__alloc(OP, sizeof(double) * (size_t)(n / LT_CHUNK + 1));
         if (!out || !part) return NULL;
-        FOR_CHUNKS(n, WITH_FLAGS(a.flags, sum_range, &a, &part[c], lo, hi));
+        LT_FOR_CHUNKS(n, WITH_FLAGS(a.flags, sum_range, &a, &part[c], lo, hi));
         double sum = 0.0;
-        for (int64_t c = 0; c * CHUNK < n; c++) sum += part[c];
+        for (int64_t c = 0; c * LT_CHUNK < n; c++) sum += part[c];
         lt_f32(out)[0] = (float)(reduction == LT_REDUCTION_MEAN ? sum / (double)n : sum);
     }
     lt_tensor *inputs[2] = {x, target};

@@ -57,19 +57,6 @@ enum { MSE = 0, L1 = 1, SMOOTH_L1 = 2 };
     default: kernel(__VA_ARGS__, SMOOTH_L1, true); break;                                                  \
     }
 
-/* Fixed-size chunks, threaded when large: the chunking (not the thread
- * count) fixes the order of the double partial sums. */
-enum { CHUNK = 16384 };
-
-#define FOR_CHUNKS(n, body)                                                                                 \
-    do {                                                                                                   \
-        const int64_t n_chunks_ = ((n) + CHUNK - 1) / CHUNK;                                               \
-        _Pragma("omp parallel for schedule(static) if((n) > LT_PAR_MIN)")                                  \
-        for (int64_t c = 0; c < n_chunks_; c++) {                                                          \
-            const int64_t lo = c * CHUNK, hi = (n) - lo < CHUNK ? (n) : lo + CHUNK;                        \
-            body;                                                                                          \
-        }                                                                                                  \
-    } while (0)
 
 static inline float loss_value(float d, float beta, int kind)
 {
@@ -146,7 +133,7 @@ static void accumulate(lt_node *node, lt_tensor *in, const float *a, const float
     const float scale = each ? 1.0f : (s->reduction == LT_REDUCTION_MEAN ? g[0] / (float)n : g[0]);
     float *out = direct ? gi : lt__alloc("backward", sizeof(float) * (size_t)(n ? n : 1));
     if (!out) return;
-    FOR_CHUNKS(n, VARIANT(s->kind, each, grad_range, a, b, s->beta, g, scale, out, direct, lo, hi));
+    LT_FOR_CHUNKS(n, VARIANT(s->kind, each, grad_range, a, b, s->beta, g, scale, out, direct, lo, hi));
     if (!direct) lt__reduce_broadcast(out, s->ndim, s->shape, gi, in);
 }
 
@@ -184,14 +171,14 @@ static lt_tensor *regression(lt_op op, lt_tensor *x, lt_tensor *target, float be
         out = lt__result(name, LT_F32, ndim, shape);
         if (!out) return NULL;
         float *loss = lt_f32(out);
-        FOR_CHUNKS(n, VARIANT(kind, false, loss_range, xs, ts, beta, loss, lo, hi));
+        LT_FOR_CHUNKS(n, VARIANT(kind, false, loss_range, xs, ts, beta, loss, lo, hi));
     } else {
         out = lt__result(name, LT_F32, 0, NULL);
-        double *part = lt__alloc(name, sizeof(double) * (size_t)(n / CHUNK + 1));
+        double *part = lt__alloc(name, sizeof(double) * (size_t)(n / LT_CHUNK + 1));
         if (!out || !part) return NULL;
-        FOR_CHUNKS(n, VARIANT(kind, false, sum_range, xs, ts, beta, &part[c], lo, hi));
+        LT_FOR_CHUNKS(n, VARIANT(kind, false, sum_range, xs, ts, beta, &part[c], lo, hi));
         double sum = 0.0;
-        for (int64_t c = 0; c * CHUNK < n; c++) sum += part[c];
+        for (int64_t c = 0; c * LT_CHUNK < n; c++) sum += part[c];
         lt_f32(out)[0] = (float)(reduction == LT_REDUCTION_MEAN ? sum / (double)n : sum);
     }
 

@@ -540,9 +540,5 @@ int main(void)
     tcase_add_test(blocks, test_block_fixtures);
     tcase_add_test(blocks, test_training_through_blocks);
     suite_add_tcase(s, blocks);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return fx_run_suite(s);
 }

@@ -333,3 +333,12 @@ void fx_gradcheck(const char *what, fx_fn fn, void *user, lt_tensor **inputs, in
     lt_ctx_use(prev);
     lt_ctx_free(ctx);
 }
+
+int fx_run_suite(Suite *s)
+{
+    SRunner *sr = srunner_create(s);
+    srunner_run_all(sr, CK_NORMAL);
+    int failed = srunner_ntests_failed(sr);
+    srunner_free(sr);
+    return failed ? 1 : 0;
+}

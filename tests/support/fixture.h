@@ -65,4 +65,8 @@ void fx_gradcheck(const char *what, fx_fn fn, void *user, lt_tensor **inputs, in
 /* Fills an owned float tensor with U(lo, hi) from seed. */
 void fx_fill_uniform(lt_tensor *t, uint64_t seed, float lo, float hi);
 
+/* Runs a Check suite (CK_NORMAL output) and returns main()'s exit status. */
+#include <check.h>
+int fx_run_suite(Suite *s);
+
 #endif

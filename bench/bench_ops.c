@@ -4,6 +4,9 @@
  *
  *   bench_ops [--threads N] [--reps R] [--warmup W] [--layer I] [--cpu]
  *
+ * Like the ltrain program it first makes OpenBLAS use the best kernels for
+ * the CPU (lt_blas_tune). --cpu times process CPU instead of wall time
+ * (single-threaded comparisons on a shared machine); --layer I runs one row.
  * Each figure is the median of R timed repetitions after W warm-up ones;
  * every repetition starts from a reset step context (lt_ctx_reset), as in a
  * training loop. GEMM view of a conv (groups 1):
@@ -148,6 +151,7 @@ static double gflops(double flops, double ms) { return ms > 0 ? flops / (ms * 1e
 
 int main(int argc, char **argv)
 {
+    lt_blas_tune(argv); /* OpenBLAS's best kernels on CPUs it does not recognise (re-executes once) */
     int threads = 0, only = -1;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
@@ -171,8 +175,7 @@ int main(int argc, char **argv)
     lt_set_num_threads(threads);
     printf("bench_ops: ResNet-18 layers, batch %d, 64x64 input; %d threads; median of %d reps after %d warm-up%s\n",
            BATCH, lt_get_num_threads(), reps, warmup, clock_id == CLOCK_MONOTONIC ? "" : "; CPU time");
-    printf("OpenBLAS kernels: %s (OPENBLAS_CORETYPE overrides a CPU this OpenBLAS does not know)\n",
-           openblas_get_corename());
+    printf("OpenBLAS kernels: %s\n", lt_blas_kernels());
     printf("GFLOP/s: conv (ltrain) | sgemm (plain OpenBLAS, same M,N,K); total = fwd+bwd-data+bwd-weight\n\n");
     printf("%-24s %-22s | %-23s | %-23s | %-23s | %-15s | %s\n", "layer", "x -> y", "forward ms  GF/s  sgemm",
            "bwd-data ms GF/s sgemm", "bwd-wgt ms GF/s  sgemm", "total GF/s sgemm", "ratio");

@@ -125,6 +125,8 @@ static int resolve_variant(model_node *nd, const char *wanted)
 {
     const char *const *variants = nd->desc->variants;
     const bool default_wanted = !wanted || !strcmp(wanted, "default");
+    /* "none" (the reference's null variant): no variant; the node's params decide. */
+    if (wanted && !strcmp(wanted, "none")) return 0;
     if (!variants || !variants[0]) {
         if (default_wanted) return 0;
         return node_fail(nd, "unknown variant '%s': the node has no variants", wanted);

@@ -11,5 +11,7 @@
 #include "rng.h"
 #include "nn.h"
 #include "optim.h"
+#include "safetensors.h"
+#include "sched.h"
 
 #endif

@@ -1,7 +1,7 @@
 /* Example plugin: the seed's "Simple Loss", BCEWithLogitsLoss.
  *
  *     losses:
- *       - name: BCEWithLogitsLoss
+ *       - name: ExampleBCEWithLogitsLoss
  *         params: {reduction: mean, pos_weight: [2.0, 1.0]}
  *
  * `predictions` binds to the node's main output and `target` to the task's
@@ -83,7 +83,7 @@ static lt_tensor *bce_forward(lt_module *m, lt_tensor *predictions, lt_tensor *t
 }
 
 static const lt_loss_desc bce_with_logits_loss = {
-    .header = LT_DESC_HEADER(LT_DESC_LOSS, lt_loss_desc, "BCEWithLogitsLoss"),
+    .header = LT_DESC_HEADER(LT_DESC_LOSS, lt_loss_desc, "ExampleBCEWithLogitsLoss"),
     .supported_tasks = (const char *const[]){"segmentation", "classification", NULL},
     .state_size = sizeof(bce_state),
     .init = bce_init,

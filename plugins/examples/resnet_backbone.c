@@ -10,7 +10,7 @@
  * kaiming_normal(fan_out, relu) for convolutions, ones/zeros for batch norm.
  *
  * Config:
- *   - name: ResNet
+ *   - name: ExampleResNet
  *     alias: backbone
  *     variant: "18"            # or "34"
  *     params:
@@ -166,7 +166,7 @@ static const lt_node_desc resnet_desc = {
         .abi_version = LT_PLUGIN_ABI_VERSION,
         .size = sizeof(lt_node_desc),
         .kind = LT_DESC_NODE,
-        .name = "ResNet",
+        .name = "ExampleResNet",
         .summary = "ResNet-18/34 backbone returning the feature maps of layer1..layer4",
     },
     .role = LT_NODE_BACKBONE,

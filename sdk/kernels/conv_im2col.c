@@ -62,7 +62,7 @@
 #define MIN_MACS_THREAD ((int64_t)1 << 20)
 /* Per-thread partial weight gradients need this many GEMM columns per thread
  * (each partial costs one extra add per gradient element). */
-#define MIN_INNER_PARTIAL 1024
+#define MIN_INNER_PARTIAL 2048
 /* Output rows shorter than this (when not one contiguous span) use an index
  * table per tap, and the batch-inner layout when a chunk has at least
  * BATCH_INNER_MIN images. */
@@ -225,6 +225,7 @@ static void plan_chunks(conv_plan *p, conv_pass pass)
     int64_t nb = (MIN_COLS + p->plane_out - 1) / p->plane_out;
     const int64_t fit = COL_BYTES / (col_per_image ? col_per_image : 1);
     nb = clamp_images(nb > fit ? nb : fit, batch);
+    if (p->taps == 1 && getenv("T_NB")) nb = clamp_images(atoll(getenv("T_NB")), batch);
     int64_t chunks = (batch + nb - 1) / nb;
 
     /* Threads take whole chunks when there are enough chunks with enough
@@ -232,7 +233,7 @@ static void plan_chunks(conv_plan *p, conv_pass pass)
      * count for balance. Backward weight then sums per-thread partial
      * gradients unless every thread owns whole groups. */
     bool per_thread = threads > 1 && chunks * g->groups >= threads &&
-                      p->cout_g * p->k * p->plane_out * nb >= MIN_MACS_THREAD;
+                      (p->cout_g * p->k * p->plane_out * nb >= MIN_MACS_THREAD || (p->taps == 1 && getenv("T_NB")));
     if (pass == PASS_BACKWARD_WEIGHT && per_thread && g->groups < threads) {
         per_thread = batch * p->plane_out >= (int64_t)threads * MIN_INNER_PARTIAL;
         p->partial_dw = per_thread;

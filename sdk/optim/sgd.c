@@ -9,19 +9,12 @@
  * threaded loop over the flat blocks; otherwise it walks the parameters
  * that require grad (frozen ones are skipped, as PyTorch skips parameters
  * without a gradient). */
-#include "../internal.h"
+#include "optim_private.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* a * b + c. PyTorch's vectorised CPU kernels compute add(x, y, alpha) as one
- * fused multiply-add; doing the same keeps trajectories bit-close to it. */
-#if defined(__FMA__)
-#define MADD(a, b, c) fmaf((a), (b), (c))
-#else
-#define MADD(a, b, c) ((a) * (b) + (c))
-#endif
+#define MADD LT__MADD
 
 
 struct lt_sgd {
@@ -29,6 +22,7 @@ struct lt_sgd {
     lt_sgd_options o;
     size_t n_tensors;  /* store size at creation: the set of parameters */
     int64_t flat_size;
+    float one_minus_dampening; /* torch casts the double 1 - dampening to float */
     float *buf;        /* momentum buffers in the flat layout, or NULL */
     bool *started;     /* per tensor: buffer initialised (PyTorch's "buf is not None") */
 };
@@ -53,14 +47,11 @@ lt_sgd *lt_sgd_new(lt_params *p, const lt_sgd_options *o)
     if (!s) return lt__fail(SGD, "out of memory"), NULL;
     s->params = p;
     s->o = *o;
+    s->one_minus_dampening = (float)(1.0 - (double)o->dampening);
     s->n_tensors = lt_params_count(p);
     s->flat_size = lt__params_flat_size(p);
     s->started = calloc(s->n_tensors + 1, sizeof *s->started);
-    if (o->momentum != 0.0f) {
-        size_t bytes = ((size_t)s->flat_size * sizeof(float) + 63) / 64 * 64;
-        s->buf = aligned_alloc(64, bytes ? bytes : 64);
-        if (s->buf) memset(s->buf, 0, bytes);
-    }
+    if (o->momentum != 0.0f) s->buf = lt__optim_flat_alloc(s->flat_size);
     if (!s->started || (o->momentum != 0.0f && !s->buf)) {
         lt_sgd_free(s);
         return lt__fail(SGD, "out of memory for the state of %lld parameter floats", (long long)s->flat_size), NULL;
@@ -81,11 +72,27 @@ void lt_sgd_set_lr(lt_sgd *opt, float lr)
     if (opt) opt->o.lr = lr;
 }
 
+lt_sgd_options *lt__sgd_options(lt_sgd *s) { return &s->o; }
+void lt__sgd_set_dampening(lt_sgd *s, double dampening) { s->one_minus_dampening = (float)(1.0 - dampening); }
+bool *lt__sgd_started(lt_sgd *s) { return s->started; }
+
+/* A buffer created after steps were taken starts as torch's "buf is None":
+ * the next step of every parameter initialises it from d. */
+float *lt__sgd_buffer(lt_sgd *s, bool alloc)
+{
+    if (!s->buf && alloc) {
+        s->buf = lt__optim_flat_alloc(s->flat_size);
+        if (s->buf) memset(s->started, 0, (s->n_tensors + 1) * sizeof *s->started);
+    }
+    return s->buf;
+}
+
 /* The update of n elements; buf is NULL without momentum. `first`: the
  * buffer is created from this step's d. */
-static void sgd_update(const lt_sgd_options *o, bool first, float *param, const float *grad, float *buf, int64_t n)
+static void sgd_update(const lt_sgd_options *o, float damp, bool first, float *param, const float *grad, float *buf,
+                       int64_t n)
 {
-    const float neg_lr = -o->lr, wd = o->weight_decay, mom = o->momentum, damp = (float)(1.0 - (double)o->dampening);
+    const float neg_lr = -o->lr, wd = o->weight_decay, mom = o->momentum;
     const bool nesterov = o->nesterov;
     if (!buf) {
 #pragma omp parallel for schedule(static) if (n > LT_PAR_MIN)
@@ -127,25 +134,29 @@ int lt_sgd_step(lt_sgd *opt)
     if (lt_params_count(p) != opt->n_tensors)
         return lt__fail(SGD, "the parameter store changed after the optimizer was created (%zu tensors then, %zu now)",
                         opt->n_tensors, lt_params_count(p));
+    /* A momentum of 0 leaves the buffer alone, as torch does. */
+    const bool with_momentum = opt->o.momentum != 0.0f;
+    if (with_momentum && !lt__sgd_buffer(opt, true))
+        return lt__fail(SGD, "out of memory for the momentum of %lld parameter floats", (long long)opt->flat_size);
     float *data, *grad;
     bool first;
     if (lt__params_blocks(p, &data, &grad) && flat_update_ok(opt, &first)) {
         /* Gaps of the flat layout are zero in data and grad and stay zero. */
-        sgd_update(&opt->o, first, data, grad, opt->buf, opt->flat_size);
+        sgd_update(&opt->o, opt->one_minus_dampening, first, data, grad, with_momentum ? opt->buf : NULL, opt->flat_size);
         for (size_t i = 0; i < opt->n_tensors; i++) {
             lt_tensor *t = lt_params_at(p, i);
             if (!(t->flags & LT_PARAMETER)) continue;
             t->version++;
-            opt->started[i] = true;
+            opt->started[i] |= with_momentum;
         }
         return 0;
     }
     for (size_t i = 0; i < opt->n_tensors; i++) {
         lt_tensor *t = lt_params_at(p, i);
         if (!(t->flags & LT_PARAMETER) || !lt_requires_grad(t) || !t->grad) continue;
-        float *buf = opt->buf ? opt->buf + lt__params_offset(p, i) : NULL;
-        sgd_update(&opt->o, !opt->started[i], lt_f32(t), t->grad, buf, t->numel);
-        opt->started[i] = true;
+        float *buf = with_momentum ? opt->buf + lt__params_offset(p, i) : NULL;
+        sgd_update(&opt->o, opt->one_minus_dampening, !opt->started[i], lt_f32(t), t->grad, buf, t->numel);
+        opt->started[i] |= with_momentum;
         t->version++;
     }
     return 0;

@@ -684,7 +684,7 @@ START_TEST(test_example_bce_loss)
     lt_labels *l = lt_labels_new();
     lt_labels_set(l, "segmentation", lt_value_tensor(y));
 
-    lt_attached *a = build_ok(LT_DESC_LOSS, "BCEWithLogitsLoss", node("SegHead", &seg_task));
+    lt_attached *a = build_ok(LT_DESC_LOSS, "ExampleBCEWithLogitsLoss", node("SegHead", &seg_task));
     lt_tensor *loss = lt_attached_loss(a, p, l);
     ck_assert_msg(loss != NULL, "%s", lt_last_error());
     ck_assert_float_eq(lt_item(loss), lt_item(lt_bce_with_logits(x, y, NULL, NULL, LT_REDUCTION_MEAN)));
@@ -697,7 +697,7 @@ START_TEST(test_example_bce_loss)
     const char *pw_text[5] = {"0.5", "1", "2", "3", "4"};
     for (int i = 0; i < 5; i++) lt_cfg_append(pw, lt_cfg_new_scalar(pw_text[i], false));
     lt_cfg_set(params, "pos_weight", pw);
-    lt_module_config cfg = {.name = "BCEWithLogitsLoss", .params = params, .weight = 1.0f};
+    lt_module_config cfg = {.name = "ExampleBCEWithLogitsLoss", .params = params, .weight = 1.0f};
     a = build_cfg(LT_DESC_LOSS, &cfg, node("ClsHead", &cls_task));
     ck_assert_msg(a != NULL, "%s", lt_last_error());
     lt_packet *pc = packet_of(1, (const char *[]){"classification"}, (lt_tensor *[]){x});
@@ -713,16 +713,16 @@ START_TEST(test_example_bce_loss)
     /* "none" is no scalar; bounding boxes are not its task */
     lt_cfg_set(params, "reduction", lt_cfg_new_scalar("none", false));
     ck_assert_ptr_null(build_cfg(LT_DESC_LOSS, &cfg, node("SegHead", &seg_task)));
-    ERROR_HAS("loss 'BCEWithLogitsLoss'", "init failed", "params.reduction must be 'mean' or 'sum'");
+    ERROR_HAS("loss 'ExampleBCEWithLogitsLoss'", "init failed", "params.reduction must be 'mean' or 'sum'");
     lt_cfg_free(params);
-    build_fails(LT_DESC_LOSS, "BCEWithLogitsLoss", node("BoxHead", &bbox_task));
+    build_fails(LT_DESC_LOSS, "ExampleBCEWithLogitsLoss", node("BoxHead", &bbox_task));
     ERROR_HAS("task 'boundingbox'", "supports: segmentation, classification");
 
     /* shape errors come from the SDK op, behind the module's name */
-    a = build_ok(LT_DESC_LOSS, "BCEWithLogitsLoss", node("SegHead", &seg_task));
+    a = build_ok(LT_DESC_LOSS, "ExampleBCEWithLogitsLoss", node("SegHead", &seg_task));
     lt_labels_set(l, "segmentation", lt_value_tensor(filled(0, 2, (int64_t[]){2, 3})));
     ck_assert_ptr_null(lt_attached_loss(a, p, l));
-    ERROR_HAS("loss 'BCEWithLogitsLoss' (node 'head'): forward failed", "[2,3,4,5]", "[2,3]");
+    ERROR_HAS("loss 'ExampleBCEWithLogitsLoss' (node 'head'): forward failed", "[2,3,4,5]", "[2,3]");
     lt_attached_free(a);
     lt_tensor_free(x);
     lt_tensor_free(y);

@@ -409,7 +409,7 @@ START_TEST(test_variants)
     expect_build_error(unknown, 1, NEEDLES("node 'bb' (ListBackbone)", "unknown variant 'medium' (valid: small, large)"));
     const spec none[] = {{.name = "TensorBackbone", .variant = "x"}};
     expect_build_error(none, 1, NEEDLES("node 'TensorBackbone'", "unknown variant 'x': the node has no variants"));
-    const spec resnet[] = {{.name = "ResNet", .variant = "50"}};
+    const spec resnet[] = {{.name = "ExampleResNet", .variant = "50"}};
     expect_build_error(resnet, 1, NEEDLES("unknown variant '50' (valid: 18, 34)"));
 }
 END_TEST
@@ -633,7 +633,7 @@ static const lt_dataset_info seg_ds = {.n_classes = 3, .input_shape = {2, 3, 64,
 
 START_TEST(test_example_resnet_segmentation)
 {
-    const spec s[] = {{.name = "ResNet", .alias = "backbone"},
+    const spec s[] = {{.name = "ExampleResNet", .alias = "backbone"},
                       {.name = "CustomSegmentationHead", .alias = "seg", .inputs = {"backbone"}}};
     lt_model *m = build_ds(s, 2, &seg_ds);
     ck_assert_msg(m != NULL, "build: %s", lt_last_error());
@@ -714,7 +714,7 @@ static void expected_resnet_names(const int blocks[4], name_list *l)
 
 static void check_resnet_state_dict(const char *variant, const int blocks[4], int n_entries, int64_t numel)
 {
-    const spec s[] = {{.name = "ResNet", .alias = "backbone", .variant = variant}};
+    const spec s[] = {{.name = "ExampleResNet", .alias = "backbone", .variant = variant}};
     const lt_dataset_info ds = {.n_classes = 2, .input_shape = {1, 3, 32, 32}};
     lt_model *m = build_ds(s, 1, &ds);
     ck_assert_msg(m != NULL, "build: %s", lt_last_error());
@@ -747,7 +747,7 @@ END_TEST
  * luxonis-train's UpBlock (34 entries, 1481219 parameters for 512 -> 3). */
 START_TEST(test_example_segmentation_head_state_dict)
 {
-    const spec s[] = {{.name = "ResNet", .alias = "backbone"},
+    const spec s[] = {{.name = "ExampleResNet", .alias = "backbone"},
                       {.name = "CustomSegmentationHead", .alias = "head", .inputs = {"backbone"}}};
     lt_model *m = build_ds(s, 2, &seg_ds);
     ck_assert_msg(m != NULL, "build: %s", lt_last_error());

@@ -225,15 +225,21 @@ static void plan_chunks(conv_plan *p, conv_pass pass)
     int64_t nb = (MIN_COLS + p->plane_out - 1) / p->plane_out;
     const int64_t fit = COL_BYTES / (col_per_image ? col_per_image : 1);
     nb = clamp_images(nb > fit ? nb : fit, batch);
-    if (p->taps == 1 && getenv("T_NB")) nb = clamp_images(atoll(getenv("T_NB")), batch);
     int64_t chunks = (batch + nb - 1) / nb;
+    if (getenv("T_SPLIT") && threads > 1 && chunks * g->groups < threads) {
+        const int64_t nb2 = (batch + threads - 1) / threads;
+        if (nb2 * p->plane_out >= atoll(getenv("T_SPLIT")) && p->cout_g * p->k * p->plane_out * nb2 >= MIN_MACS_THREAD) {
+            nb = nb2;
+            chunks = (batch + nb - 1) / nb;
+        }
+    }
 
     /* Threads take whole chunks when there are enough chunks with enough
      * work; the chunk count is then rounded up to a multiple of the thread
      * count for balance. Backward weight then sums per-thread partial
      * gradients unless every thread owns whole groups. */
     bool per_thread = threads > 1 && chunks * g->groups >= threads &&
-                      (p->cout_g * p->k * p->plane_out * nb >= MIN_MACS_THREAD || (p->taps == 1 && getenv("T_NB")));
+                      p->cout_g * p->k * p->plane_out * nb >= MIN_MACS_THREAD;
     if (pass == PASS_BACKWARD_WEIGHT && per_thread && g->groups < threads) {
         per_thread = batch * p->plane_out >= (int64_t)threads * MIN_INNER_PARTIAL;
         p->partial_dw = per_thread;

@@ -6,9 +6,10 @@
 
 # Debian packages the build and tests need (headers + tools).
 DEB_PACKAGES := gcc make pkg-config meson ninja-build check libopenblas-openmp-dev \
-                libyaml-dev libjansson-dev libffi-dev libpng-dev libjpeg62-turbo-dev
+                libyaml-dev libjansson-dev libffi-dev libpng-dev libjpeg62-turbo-dev \
+                libfreetype-dev fonts-dejavu-core
 # Only `make fixtures` (regenerating PyTorch reference values) needs these.
-FIXTURE_PACKAGES := python3-torch python3-numpy
+FIXTURE_PACKAGES := python3-torch python3-torchvision python3-numpy python3-sklearn
 
 BUILD ?= build
 BUILD_ASAN ?= build-asan
@@ -74,6 +75,8 @@ bench: build
 fixtures:
 	$(call ensure_packages,$(FIXTURE_PACKAGES))
 	/usr/bin/python3 tests/reference/gen_fixtures.py
+	/usr/bin/python3 tests/reference/make_safetensors.py
+	/usr/bin/python3 tests/reference/resnet_reference.py
 
 install: build
 	meson configure $(BUILD) -Dprefix=$(PREFIX)

@@ -5,6 +5,7 @@
 #include <ltrain/plugin.h>
 
 #include "cli.h"
+#include "trainer.h"
 
 typedef struct command {
     const char *name;
@@ -17,6 +18,8 @@ typedef struct command {
 static const command commands[] = {
     {"plugins", "list the nodes, tasks, losses, metrics and visualizers plugins provide", lt_cmd_plugins,
      lt_cmd_plugins_usage},
+    {"train", "train a model from a config", lt_cmd_train, lt_cmd_train_usage},
+    {"test", "evaluate a model on the test (or val) view", lt_cmd_test, lt_cmd_test_usage},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

@@ -106,3 +106,24 @@ void *lt__calloc(const char *op, size_t bytes)
 }
 
 void *lt_step_alloc(size_t bytes) { return lt__alloc("lt_step_alloc", bytes); }
+
+lt_arena_mark lt__arena_mark(void)
+{
+    lt_arena_mark m = {0};
+    lt_ctx *ctx = lt_ctx_current();
+    if (ctx && ctx->arena.head) {
+        m.arena = &ctx->arena;
+        m.head = ctx->arena.head;
+        m.block_used = m.head->used;
+        m.used = ctx->arena.used;
+    }
+    return m;
+}
+
+void lt__arena_rewind(lt_arena_mark m)
+{
+    if (m.arena && m.arena->head == m.head) {
+        m.head->used = m.block_used;
+        m.arena->used = m.used;
+    }
+}

@@ -47,6 +47,18 @@ typedef struct lt_arena {
 } lt_arena;
 
 void *lt__arena_alloc(lt_arena *a, size_t bytes);
+
+/* Scratch that lives during one kernel pass: mark the current context's
+ * arena, allocate, then rewind to hand the memory back (effective when no
+ * new block was opened meanwhile; the arena re-lays itself at the next
+ * reset anyway). Tensors allocated after the mark must not outlive it. */
+typedef struct lt_arena_mark {
+    lt_arena *arena;
+    lt_arena_block *head;
+    size_t block_used, used;
+} lt_arena_mark;
+lt_arena_mark lt__arena_mark(void);
+void lt__arena_rewind(lt_arena_mark mark);
 void lt__arena_reset(lt_arena *a);
 void lt__arena_free(lt_arena *a);
 

@@ -24,18 +24,18 @@
  * input plane into its stride phases (even/odd rows and columns for stride
  * 2), where every tap is again a stride-1 shift.
  *
- * Threads: either the chunks run one after another with a threaded GEMM and
- * OpenMP im2col/col2im ("serial" chunks), or - when there are enough images
- * with big enough planes - every thread takes whole chunks and runs a
- * single-threaded GEMM on them (OpenBLAS runs single-threaded inside an
- * OpenMP parallel region): each thread's col buffer stays in its own cache
- * and there is no fork/join per GEMM. The weight gradient then sums
+ * Threads: every thread takes whole chunks and runs single-threaded GEMMs
+ * on them (OpenBLAS runs single-threaded inside an OpenMP parallel region)
+ * whenever each thread can get a chunk with enough work: each thread's col
+ * buffer stays in its own cache and there is no fork/join per GEMM. Small
+ * problems run their chunks one after another instead, with a threaded GEMM
+ * and OpenMP im2col/col2im ("serial" chunks). The weight gradient then sums
  * per-thread partial gradients in thread order. Every output element is
  * produced in a fixed order: results depend only on the inputs and the thread
  * count.
  *
  * Scratch comes from the step arena and is handed back when a pass returns
- * (scratch_begin / scratch_end), so a network of many convs does not grow
+ * (lt__arena_mark / lt__arena_rewind), so a network of many convs does not grow
  * the step's memory by one col buffer per conv. */
 #include "backend.h"
 
@@ -58,6 +58,8 @@
  * core's L2 (then im2col writes and the GEMM reads it from cache). */
 #define MIN_COLS 512
 #define COL_BYTES ((int64_t)1 << 20)
+/* Chunks may shrink to this many GEMM columns to give every thread one. */
+#define MIN_COLS_SPLIT 64
 /* Below this many multiply-adds per chunk, a thread per chunk is not worth it. */
 #define MIN_MACS_THREAD ((int64_t)1 << 20)
 /* Per-thread partial weight gradients need this many GEMM columns per thread
@@ -69,38 +71,6 @@
 #define SHORT_ROW 16
 #define MAX_INDEX_PLANE 4096
 #define BATCH_INNER_MIN 8
-
-/* ---------------- step scratch ---------------- */
-
-/* Scratch that only lives during one pass: taken from the arena and handed
- * back on return when no other block was opened meanwhile (the arena then
- * re-lays itself at the next reset anyway). */
-typedef struct scratch_mark {
-    lt_arena *arena;
-    lt_arena_block *head;
-    size_t block_used, used;
-} scratch_mark;
-
-static scratch_mark scratch_begin(void)
-{
-    scratch_mark m = {0};
-    lt_ctx *ctx = lt_ctx_current();
-    if (ctx && ctx->arena.head) {
-        m.arena = &ctx->arena;
-        m.head = ctx->arena.head;
-        m.block_used = m.head->used;
-        m.used = ctx->arena.used;
-    }
-    return m;
-}
-
-static void scratch_end(scratch_mark m)
-{
-    if (m.arena && m.arena->head == m.head) {
-        m.head->used = m.block_used;
-        m.arena->used = m.used;
-    }
-}
 
 /* ---------------- small helpers ---------------- */
 
@@ -225,26 +195,28 @@ static void plan_chunks(conv_plan *p, conv_pass pass)
     int64_t nb = (MIN_COLS + p->plane_out - 1) / p->plane_out;
     const int64_t fit = COL_BYTES / (col_per_image ? col_per_image : 1);
     nb = clamp_images(nb > fit ? nb : fit, batch);
-    int64_t chunks = (batch + nb - 1) / nb;
-    if (getenv("T_SPLIT") && threads > 1 && chunks * g->groups < threads) {
-        const int64_t nb2 = (batch + threads - 1) / threads;
-        if (nb2 * p->plane_out >= atoll(getenv("T_SPLIT")) && p->cout_g * p->k * p->plane_out * nb2 >= MIN_MACS_THREAD) {
-            nb = nb2;
-            chunks = (batch + nb - 1) / nb;
-        }
-    }
+    const int64_t serial_nb = nb;
 
-    /* Threads take whole chunks when there are enough chunks with enough
-     * work; the chunk count is then rounded up to a multiple of the thread
-     * count for balance. Backward weight then sums per-thread partial
-     * gradients unless every thread owns whole groups. */
+    /* Threads take whole chunks when every thread gets one with enough work:
+     * smaller chunks than above are fine for that (down to MIN_COLS_SPLIT
+     * columns), as a fork/join and a threaded GEMM per chunk cost more. */
+    const int64_t want_chunks = (threads + g->groups - 1) / g->groups;
+    if (threads > 1 && (batch + nb - 1) / nb < want_chunks) {
+        const int64_t split = (batch + want_chunks - 1) / want_chunks;
+        if (split * p->plane_out >= MIN_COLS_SPLIT) nb = split;
+    }
+    int64_t chunks = (batch + nb - 1) / nb;
     bool per_thread = threads > 1 && chunks * g->groups >= threads &&
                       p->cout_g * p->k * p->plane_out * nb >= MIN_MACS_THREAD;
+    /* Backward weight then sums per-thread partial gradients unless every
+     * thread owns whole groups. */
     if (pass == PASS_BACKWARD_WEIGHT && per_thread && g->groups < threads) {
         per_thread = batch * p->plane_out >= (int64_t)threads * MIN_INNER_PARTIAL;
         p->partial_dw = per_thread;
     }
-    if (per_thread && g->groups == 1 && chunks % threads) {
+    if (!per_thread) nb = serial_nb;
+    chunks = (batch + nb - 1) / nb;
+    if (per_thread && g->groups == 1 && chunks % threads) { /* balance */
         chunks = (chunks + threads - 1) / threads * threads;
         nb = (batch + chunks - 1) / chunks;
     }
@@ -1038,7 +1010,7 @@ static int im2col_forward(const char *op, const lt_conv_geom *g, const float *x,
     if (g->batch == 0) return 0;
     conv_plan p;
     make_plan(&p, g, PASS_FORWARD);
-    scratch_mark mark = scratch_begin();
+    lt_arena_mark mark = lt__arena_mark();
     float *scratch = plan_scratch(op, &p, 0);
     if (scratch && p.depthwise) {
         depthwise_forward(&p, x, w, bias, y, accumulate);
@@ -1046,7 +1018,7 @@ static int im2col_forward(const char *op, const lt_conv_geom *g, const float *x,
         chunk_args a = {.p = &p, .x = x, .w = w, .bias = bias, .y = y, .accumulate = accumulate, .scratch = scratch};
         run_chunks(&p, forward_chunk, &a, false);
     }
-    scratch_end(mark);
+    lt__arena_rewind(mark);
     return scratch ? 0 : -1;
 }
 
@@ -1056,7 +1028,7 @@ static int im2col_backward_data(const char *op, const lt_conv_geom *g, const flo
     if (g->batch == 0) return 0;
     conv_plan p;
     make_plan(&p, g, PASS_BACKWARD_DATA);
-    scratch_mark mark = scratch_begin();
+    lt_arena_mark mark = lt__arena_mark();
     float *scratch = plan_scratch(op, &p, 0);
     if (scratch && p.depthwise) {
         depthwise_backward_data(&p, dy, w, dx, accumulate);
@@ -1064,7 +1036,7 @@ static int im2col_backward_data(const char *op, const lt_conv_geom *g, const flo
         chunk_args a = {.p = &p, .w = w, .dy = dy, .dx = dx, .accumulate = accumulate, .scratch = scratch};
         run_chunks(&p, backward_data_chunk, &a, false);
     }
-    scratch_end(mark);
+    lt__arena_rewind(mark);
     return scratch ? 0 : -1;
 }
 
@@ -1088,7 +1060,7 @@ static int im2col_backward_weight(const char *op, const lt_conv_geom *g, const f
     conv_plan p;
     make_plan(&p, g, PASS_BACKWARD_WEIGHT);
     const int64_t dw_floats = g->c_out * p.k, partial_floats = p.partial_dw ? dw_floats * p.threads : 0;
-    scratch_mark mark = scratch_begin();
+    lt_arena_mark mark = lt__arena_mark();
     float *scratch = plan_scratch(op, &p, partial_floats);
     if (scratch && p.depthwise) {
         depthwise_backward_weight(&p, x, dy, dw);
@@ -1101,7 +1073,7 @@ static int im2col_backward_weight(const char *op, const lt_conv_geom *g, const f
         run_chunks(&p, backward_weight_chunk, &a, p.threads > 1 && !p.partial_dw);
         if (p.partial_dw) reduce_partials(dw, a.partials, p.threads, dw_floats);
     }
-    scratch_end(mark);
+    lt__arena_rewind(mark);
     return scratch ? 0 : -1;
 }
 

@@ -261,6 +261,8 @@ START_TEST(test_backend_paths)
     static const geom cases[] = {
         /* name                  T  n  cin  h   w cout kh kw sh sw ph pw dh dw oph opw groups bias */
         {"per_thread_chunks", false, 8, 32, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1, true},
+        {"per_thread_partial_dw", false, 6, 8, 32, 32, 8, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1, true},
+        {"split_small_planes", false, 16, 64, 4, 4, 64, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1, true},
         {"stem_7x7_s2", false, 4, 3, 40, 40, 16, 7, 7, 2, 2, 3, 3, 1, 1, 0, 0, 1, false},
         {"small_planes_batched", false, 8, 16, 2, 2, 24, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1, true},
         {"one_pixel_planes", false, 9, 32, 3, 3, 20, 3, 3, 1, 1, 0, 0, 1, 1, 0, 0, 1, true},
@@ -274,7 +276,7 @@ START_TEST(test_backend_paths)
         {"pointwise_big", false, 6, 64, 16, 16, 48, 1, 1, 1, 1, 0, 0, 1, 1, 0, 0, 1, false},
         {"pointwise_stride2", false, 6, 32, 12, 12, 40, 1, 1, 2, 2, 0, 0, 1, 1, 0, 0, 1, true},
         {"grouped_dilated", false, 5, 12, 15, 13, 18, 3, 5, 2, 1, 1, 2, 2, 1, 0, 0, 3, true},
-        {"groups_per_thread", false, 4, 32, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 4, true},
+        {"groups_per_thread", false, 8, 32, 16, 16, 32, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 4, true},
         {"depthwise_s2", false, 3, 8, 33, 31, 8, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 8, true},
         {"depthwise_mult2", false, 2, 6, 17, 19, 12, 5, 3, 1, 2, 2, 1, 1, 2, 0, 0, 6, false},
         {"wide_rows", false, 2, 4, 7, 300, 6, 3, 3, 1, 3, 1, 1, 1, 1, 0, 0, 1, true},

@@ -1,0 +1,168 @@
+/* `ltrain train` and `ltrain test`: a config, plugins and the trainer. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "trainer.h"
+
+enum { MAX_PATHS = 64 };
+
+/* What both commands read from the command line. */
+typedef struct run_args {
+    const char *config, *weights, *view;
+    bool json;
+    const char *plugin_paths[MAX_PATHS];
+    int n_plugin_paths;
+    const char **overrides; /* key, value, ... (argv pointers) */
+    int n_overrides;
+} run_args;
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg)
+{
+    fprintf(stderr, "ltrain %s: ", cmd);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nRun 'ltrain %s --help' for usage.\n", cmd);
+    return LT_EXIT_USAGE;
+}
+
+/* -1: help printed; LT_EXIT_USAGE on a bad command line; 0 otherwise. */
+static int parse_args(int argc, char **argv, bool is_test, run_args *a, void (*usage)(FILE *))
+{
+    const char *cmd = argv[0];
+    a->overrides = calloc((size_t)argc, sizeof *a->overrides);
+    if (!a->overrides) return usage_error(cmd, "%s", "out of memory");
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        const bool has_value = i + 1 < argc;
+        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+            usage(stdout);
+            return -1;
+        }
+        if (!strcmp(s, "--config") || !strcmp(s, "-c") || !strcmp(s, "--weights") || !strcmp(s, "--plugin-path") ||
+            (is_test && !strcmp(s, "--view"))) {
+            if (!has_value) return usage_error(cmd, "option '%s' needs a value", s);
+            const char *v = argv[++i];
+            if (!strcmp(s, "--weights"))
+                a->weights = v;
+            else if (!strcmp(s, "--view"))
+                a->view = v;
+            else if (!strcmp(s, "--plugin-path")) {
+                if (a->n_plugin_paths == MAX_PATHS) return usage_error(cmd, "too many %s options", s);
+                a->plugin_paths[a->n_plugin_paths++] = v;
+            } else
+                a->config = v;
+        } else if (is_test && !strcmp(s, "--json"))
+            a->json = true;
+        else if (s[0] == '-' && s[1] == '-')
+            return usage_error(cmd, "unknown option '%s'", s);
+        else
+            a->overrides[a->n_overrides++] = s;
+    }
+    if (!a->config) return usage_error(cmd, "%s", "--config FILE is required");
+    if (a->n_overrides % 2) return usage_error(cmd, "override '%s' has no value (overrides are KEY VALUE pairs)",
+                                               a->overrides[a->n_overrides - 1]);
+    if (a->view && strcmp(a->view, "val") && strcmp(a->view, "test") && strcmp(a->view, "train"))
+        return usage_error(cmd, "--view must be train, val or test, not '%s'", a->view);
+    return 0;
+}
+
+/* Loads config and plugins, builds the trainer, runs `body`. */
+static int run(int argc, char **argv, bool is_test, void (*usage)(FILE *),
+               int (*body)(lt_trainer *, const run_args *))
+{
+    run_args a = {0};
+    int rc = parse_args(argc, argv, is_test, &a, usage);
+    if (rc) {
+        free(a.overrides);
+        return rc < 0 ? LT_EXIT_OK : rc;
+    }
+    rc = LT_EXIT_FAILURE;
+    lt_cli_plugins plugins;
+    lt_trainer *t = NULL;
+    lt_config *cfg = lt_config_load(a.config, a.overrides, a.n_overrides);
+    if (!cfg) {
+        fprintf(stderr, "ltrain %s: %s\n", argv[0], lt_last_error());
+        free(a.overrides);
+        return LT_EXIT_FAILURE;
+    }
+    for (int i = 0; i < cfg->n_warnings; i++) fprintf(stderr, "ltrain: warning: %s\n", cfg->warnings[i]);
+    if (lt_cli_load_plugins(&plugins, a.plugin_paths, a.n_plugin_paths, NULL, 0) == 0) {
+        lt_cli_print_load_problems(&plugins, stderr);
+        const lt_trainer_options o = {.registry = plugins.registry, .weights = a.weights, .no_run_dir = is_test,
+                                      .log = is_test ? NULL : stdout};
+        t = lt_trainer_new(cfg, &o);
+        if (t && body(t, &a) == 0) rc = LT_EXIT_OK;
+    }
+    if (rc != LT_EXIT_OK) fprintf(stderr, "ltrain %s: %s\n", argv[0], lt_last_error());
+    lt_trainer_free(t);
+    lt_cli_plugins_free(&plugins);
+    lt_config_free(cfg);
+    free(a.overrides);
+    return rc;
+}
+
+static int train_body(lt_trainer *t, const run_args *a)
+{
+    (void)a;
+    printf("run directory: %s\n", lt_trainer_run_dir(t));
+    return lt_trainer_fit(t);
+}
+
+static int test_body(lt_trainer *t, const run_args *a)
+{
+    lt_eval_result r;
+    if (lt_trainer_evaluate(t, a->view ? a->view : "test", &r)) return -1;
+    if (a->json) {
+        char *json = lt_eval_result_json(&r);
+        if (json) puts(json);
+        free(json);
+    } else {
+        for (int i = 0; i < r.n; i++) printf("%-40s %.6g\n", r.names[i], r.values[i]);
+    }
+    lt_eval_result_free(&r);
+    return 0;
+}
+
+int lt_cmd_train(int argc, char **argv) { return run(argc, argv, false, lt_cmd_train_usage, train_body); }
+
+int lt_cmd_test(int argc, char **argv) { return run(argc, argv, true, lt_cmd_test_usage, test_body); }
+
+void lt_cmd_train_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: ltrain train --config FILE [--plugin-path DIR]... [--weights CKPT] [KEY VALUE]...\n"
+            "\n"
+            "Trains the model a luxonis-train style config describes, validating every\n"
+            "trainer.validation_interval epochs and testing at the end. Writes\n"
+            "<tracker.save_directory>/<N>-<run_name>/ with training_config.yaml,\n"
+            "min_val_loss/ and best_val_metric/ checkpoints and last.safetensors.\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config FILE     the config (YAML)\n"
+            "  --plugin-path DIR     also load plugins from DIR (repeatable; before the defaults)\n"
+            "  --weights CKPT        start from these weights (.safetensors); with\n"
+            "                        trainer.resume_training true also the optimizer,\n"
+            "                        scheduler and epoch\n"
+            "  KEY VALUE             config overrides, e.g. trainer.epochs 5\n"
+            "  -h, --help            this help\n");
+}
+
+void lt_cmd_test_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: ltrain test --config FILE [--weights CKPT] [--view val|test] [--json]\n"
+            "                   [--plugin-path DIR]... [KEY VALUE]...\n"
+            "\n"
+            "Evaluates a model on a view of the config's dataset (eval mode, no gradients)\n"
+            "and prints the loss and every metric under the reference's names:\n"
+            "test/loss, test/metric/<node>/<metric>.\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config FILE     the config (YAML)\n"
+            "  --weights CKPT        weights to evaluate (default: model.weights)\n"
+            "  --view VIEW           val or test (default test; train also works)\n"
+            "  --json                print one JSON object\n"
+            "  --plugin-path DIR     also load plugins from DIR (repeatable)\n"
+            "  KEY VALUE             config overrides\n"
+            "  -h, --help            this help\n");
+}

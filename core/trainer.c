@@ -1,0 +1,852 @@
+/* The trainer (core/trainer.h): Lightning's fit loop for a luxonis-train
+ * config, on the core's model graph, datasets, optimizers and schedulers. */
+#include "trainer.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ltrain/autograd.h>
+#include <ltrain/context.h>
+#include <ltrain/ops.h>
+#include <ltrain/safetensors.h>
+#include <ltrain/sched.h>
+
+#include "../sdk/plugin/module.h"
+#include "data/data.h"
+#include "model.h"
+#include "modules.h"
+
+enum { VIEW_TRAIN, VIEW_VAL, VIEW_TEST, N_VIEWS };
+enum { PATH_SIZE = 4096 };
+
+/* One kept checkpoint of a top-k list (higher score is better). */
+typedef struct kept_ckpt {
+    double score;
+    char *path;
+} kept_ckpt;
+
+typedef struct topk {
+    const char *dir; /* "min_val_loss" or "best_val_metric" */
+    int n;
+    kept_ckpt *items;
+} topk;
+
+struct lt_trainer {
+    const lt_config *cfg;
+    const lt_registry *reg;
+    FILE *log;
+    lt_ctx *ctx;
+    uint64_t seed;
+    lt_preprocess pp;
+    const char *view_names[N_VIEWS];
+    lt_dataset *ds[N_VIEWS];
+    lt_batcher *batcher[N_VIEWS];
+    int n_classes;
+    lt_model *model;
+    lt_optimizer *opt;
+    lt_scheduler *sched;
+    int64_t start_epoch; /* epochs already done (resume) */
+    char *run_dir;
+    double *train_losses;
+    int n_train_losses;
+    lt_eval_result test_result;
+    bool has_test_result;
+    topk best_loss, best_metric;
+};
+
+/* ---------------------------------------------------------------- helpers */
+
+static char *dup_printf(const char *fmt, ...)
+{
+    va_list ap, aq;
+    va_start(ap, fmt);
+    va_copy(aq, ap);
+    const int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *s = n < 0 ? NULL : malloc((size_t)n + 1);
+    if (s) vsnprintf(s, (size_t)n + 1, fmt, aq);
+    va_end(aq);
+    if (!s) lt_set_error("trainer: out of memory");
+    return s;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Makes the trainer's context current; returns the previous one. */
+static lt_ctx *enter(lt_trainer *t) { return lt_ctx_use(t->ctx); }
+
+static const char *view_of(const lt_config_views *v, const char *fallback)
+{
+    return v->n > 0 && v->names[0] ? v->names[0] : fallback;
+}
+
+/* -------------------------------------------------------------- datasets */
+
+static lt_dataset *open_dataset(const lt_trainer *t, const char *view)
+{
+    const lt_cfg *params = t->cfg->loader.params;
+    const char *type = "clsdir";
+    const lt_cfg *ty = params ? lt_cfg_get(params, "dataset_type") : NULL;
+    if (ty && !lt_cfg_is_null(ty) && lt_cfg_as_str(ty, "loader.params.dataset_type", &type)) return NULL;
+    if (!strcmp(type, "generated")) {
+        lt_generated_options o;
+        lt_generated_defaults(&o);
+        o.seed = t->seed;
+        if (lt_generated_options_from_cfg(params, &o)) return NULL;
+        return lt_generated_open(&o, view);
+    }
+    if (strcmp(type, "clsdir") != 0) {
+        lt_set_error("%s: loader.params.dataset_type: unknown dataset type '%s' (expected 'clsdir' or 'generated')",
+                     lt_cfg_where(ty), type);
+        return NULL;
+    }
+    const lt_cfg *dir = params ? lt_cfg_get(params, "dataset_dir") : NULL;
+    const char *path = NULL;
+    if (!dir || lt_cfg_is_null(dir)) {
+        lt_set_error("loader.params.dataset_dir: required for dataset_type 'clsdir' (a folder with train/, val/ and "
+                     "test/ splits of one folder per class)");
+        return NULL;
+    }
+    if (lt_cfg_as_str(dir, "loader.params.dataset_dir", &path)) return NULL;
+    return lt_clsdir_open(path, view, &(lt_clsdir_options){.skip_corrupt = false});
+}
+
+static lt_batcher *batcher_of(lt_trainer *t, int v)
+{
+    if (t->batcher[v]) return t->batcher[v];
+    if (!t->ds[v] && !(t->ds[v] = open_dataset(t, t->view_names[v]))) return NULL;
+    if (t->ds[v]->n_classes != t->n_classes) {
+        lt_set_error("loader: view '%s' has %d classes but '%s' has %d", t->view_names[v], t->ds[v]->n_classes,
+                     t->view_names[VIEW_TRAIN], t->n_classes);
+        return NULL;
+    }
+    const lt_config_trainer *tr = &t->cfg->trainer;
+    const lt_batcher_options o = {
+        .batch_size = (int)tr->batch_size,
+        .shuffle = v == VIEW_TRAIN,
+        .drop_last = v == VIEW_TRAIN && tr->skip_last_batch,
+        .n_workers = (int)tr->n_workers,
+        .seed = t->seed,
+        .stage = lt_stage_of_view(t->view_names[v]),
+    };
+    t->batcher[v] = lt_batcher_new(t->ds[v], &t->pp, &o);
+    return t->batcher[v];
+}
+
+/* The batch's labels as the reference collates them: one-hot [n, C]. */
+static lt_labels *batch_labels(const lt_batch *b, int n_classes)
+{
+    lt_tensor *one_hot = lt_zeros(LT_F32, 2, (const int64_t[]){b->n, n_classes});
+    lt_labels *labels = lt_labels_new();
+    if (!one_hot || !labels) return NULL;
+    const int32_t *cls = (const int32_t *)b->classes->data;
+    for (int i = 0; i < b->n; i++)
+        if (cls[i] >= 0 && cls[i] < n_classes) lt_f32(one_hot)[(int64_t)i * n_classes + cls[i]] = 1.0f;
+    if (lt_labels_set(labels, "classification", lt_value_tensor(one_hot))) return NULL;
+    return labels;
+}
+
+/* ----------------------------------------------------------- checkpoints */
+
+static char *scheduler_yaml(const lt_trainer *t)
+{
+    if (!t->sched) return NULL;
+    lt_cfg *state = lt_scheduler_state(t->sched);
+    char *yaml = state ? lt_cfg_to_yaml(state) : NULL;
+    lt_cfg_free(state);
+    return yaml;
+}
+
+static int save_checkpoint(const lt_trainer *t, const char *path, int64_t epochs_done)
+{
+    lt_named_tensors *state = lt_optimizer_state(t->opt);
+    if (!state) return -1;
+    lt_named_tensor *extra = calloc(state->n ? state->n : 1, sizeof *extra);
+    char *config = lt_config_to_yaml(t->cfg);
+    char *sched = scheduler_yaml(t);
+    char epoch[32];
+    snprintf(epoch, sizeof epoch, "%lld", (long long)epochs_done);
+    int rc = -1;
+    if (!extra || !config || (t->sched && !sched)) goto done;
+    size_t n = 0;
+    for (; n < state->n; n++) {
+        extra[n].tensor = state->items[n].tensor;
+        if (!(extra[n].name = dup_printf("optimizer.%s", state->items[n].name))) goto done;
+    }
+    const lt_metadata_entry meta[] = {
+        {"format", "ltrain"},
+        {"epoch", epoch},
+        {"model", t->cfg->model.name ? t->cfg->model.name : "model"},
+        {"optimizer", lt_optimizer_name(t->opt)},
+        {"config", config},
+        {"scheduler", sched ? sched : ""},
+    };
+    rc = lt_state_dict_save(lt_model_params(t->model), path, extra, state->n, meta, sizeof meta / sizeof meta[0]);
+done:
+    if (extra)
+        for (size_t i = 0; i < state->n; i++) free(extra[i].name);
+    free(extra);
+    free(config);
+    free(sched);
+    lt_named_tensors_free(state);
+    return rc;
+}
+
+static int load_training_state(lt_trainer *t, const lt_safetensors *f, const char *path)
+{
+    lt_named_tensors state = {0};
+    const size_t count = lt_safetensors_count(f);
+    state.items = calloc(count ? count : 1, sizeof *state.items);
+    if (!state.items) return lt_set_error("trainer: out of memory");
+    for (size_t i = 0; i < count; i++) {
+        const lt_tensor *x = lt_safetensors_at(f, i);
+        if (strncmp(x->name, "optimizer.", 10) != 0) continue;
+        state.items[state.n].name = (char *)x->name + 10;
+        state.items[state.n++].tensor = (lt_tensor *)x;
+    }
+    int rc = lt_optimizer_load_state(t->opt, &state);
+    free(state.items);
+    if (rc) return lt_set_error("%s: optimizer state: %s", path, lt_last_error());
+    const char *epoch = lt_safetensors_meta(f, "epoch");
+    if (!epoch) return lt_set_error("%s: no 'epoch' in the metadata: not a checkpoint ltrain can resume", path);
+    t->start_epoch = strtoll(epoch, NULL, 10);
+    const char *sched = lt_safetensors_meta(f, "scheduler");
+    if (t->sched && sched && *sched) {
+        lt_cfg *s = lt_cfg_parse_yaml(sched, strlen(sched), path);
+        rc = s ? lt_scheduler_load_state(t->sched, s) : -1;
+        lt_cfg_free(s);
+        if (rc) return lt_set_error("%s: scheduler state: %s", path, lt_last_error());
+    }
+    return 0;
+}
+
+/* Loads a checkpoint's weights; with resume also the optimizer, scheduler
+ * and epoch. Optimizer entries never count as unexpected. */
+static int load_weights(lt_trainer *t, const char *path, bool resume)
+{
+    lt_safetensors *f = lt_safetensors_load(path);
+    if (!f) return -1;
+    lt_state_dict_report rep = {0};
+    const lt_state_dict_options so = {.strict = false};
+    int rc = lt_state_dict_load(lt_model_params(t->model), f, &so, &rep);
+    if (rc == 0 && t->cfg->trainer.strict_weights_loading) {
+        size_t unexpected = 0;
+        const char *first = NULL;
+        for (size_t i = 0; i < rep.n_unexpected; i++)
+            if (strncmp(rep.unexpected[i], "optimizer.", 10) != 0) {
+                if (!first) first = rep.unexpected[i];
+                unexpected++;
+            }
+        if (rep.n_missing || unexpected)
+            rc = lt_set_error("%s: weights do not match the model: %zu missing (first '%s'), %zu unexpected (first "
+                              "'%s'); set trainer.strict_weights_loading false to load the matching ones",
+                              path, rep.n_missing, rep.n_missing ? rep.missing[0] : "", unexpected,
+                              first ? first : "");
+    }
+    lt_state_dict_report_free(&rep);
+    if (rc == 0 && resume) rc = load_training_state(t, f, path);
+    lt_safetensors_free(f);
+    return rc;
+}
+
+/* Keeps the best `k` checkpoints of a list (k < 0: all). */
+static int topk_offer(lt_trainer *t, topk *list, double score, const char *file, int64_t epochs_done)
+{
+    const int64_t k = t->cfg->trainer.save_top_k;
+    if (k == 0) return 0;
+    int worst = -1;
+    if (k > 0 && list->n >= k) {
+        worst = 0;
+        for (int i = 1; i < list->n; i++)
+            if (list->items[i].score < list->items[worst].score) worst = i;
+        if (!(score > list->items[worst].score)) return 0;
+    }
+    char *dir = dup_printf("%s/%s", t->run_dir, list->dir);
+    char *path = dir ? dup_printf("%s/%s.safetensors", dir, file) : NULL;
+    if (!path) {
+        free(dir);
+        return -1;
+    }
+    if (mkdir(dir, 0777) && errno != EEXIST) {
+        lt_set_error("%s: %s", dir, strerror(errno));
+        free(dir);
+        free(path);
+        return -1;
+    }
+    free(dir);
+    if (save_checkpoint(t, path, epochs_done)) {
+        free(path);
+        return -1;
+    }
+    if (worst >= 0) {
+        if (strcmp(list->items[worst].path, path) != 0) unlink(list->items[worst].path);
+        free(list->items[worst].path);
+        list->items[worst] = (kept_ckpt){score, path};
+        return 0;
+    }
+    kept_ckpt *items = realloc(list->items, (size_t)(list->n + 1) * sizeof *items);
+    if (!items) {
+        free(path);
+        return lt_set_error("trainer: out of memory");
+    }
+    list->items = items;
+    list->items[list->n++] = (kept_ckpt){score, path};
+    return 0;
+}
+
+static void topk_free(topk *list)
+{
+    for (int i = 0; i < list->n; i++) free(list->items[i].path);
+    free(list->items);
+    list->items = NULL;
+    list->n = 0;
+}
+
+/* ---------------------------------------------------------- run directory */
+
+/* luxonis-ml's names are random adjective-noun pairs. */
+static void random_run_name(char *out, size_t size)
+{
+    static const char *const adjectives[] = {"brave", "calm", "eager", "fancy", "gentle", "happy", "jolly", "keen",
+                                             "lively", "proud", "quick", "silly", "swift", "witty", "zesty", "bold"};
+    static const char *const nouns[] = {"otter", "falcon", "panda", "lynx", "heron", "koala", "bison", "gecko",
+                                        "moose", "raven", "tiger", "whale", "zebra", "yak", "crane", "fox"};
+    const uint64_t h = lt_hash64((uint64_t)time(NULL) ^ ((uint64_t)getpid() << 20));
+    snprintf(out, size, "%s-%s", adjectives[h % 16], nouns[(h >> 8) % 16]);
+}
+
+static int mkdir_p(const char *path)
+{
+    char buf[PATH_SIZE];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return lt_set_error("%s: path too long", path);
+    for (char *p = buf + 1; *p; p++) {
+        if (*p != '/') continue;
+        *p = '\0';
+        if (mkdir(buf, 0777) && errno != EEXIST) return lt_set_error("%s: %s", buf, strerror(errno));
+        *p = '/';
+    }
+    if (mkdir(buf, 0777) && errno != EEXIST) return lt_set_error("%s: %s", buf, strerror(errno));
+    return 0;
+}
+
+/* <save_directory>/<N>-<name>, N one above the largest numeric prefix. */
+static int make_run_dir(lt_trainer *t)
+{
+    const char *base = t->cfg->tracker.save_directory ? t->cfg->tracker.save_directory : "output";
+    if (mkdir_p(base)) return -1;
+    long next = 0;
+    DIR *d = opendir(base);
+    if (!d) return lt_set_error("%s: %s", base, strerror(errno));
+    for (struct dirent *e; (e = readdir(d));) {
+        char *end;
+        const long n = strtol(e->d_name, &end, 10);
+        if (end != e->d_name && *end == '-' && n >= next) next = n + 1;
+    }
+    closedir(d);
+    char name[128];
+    if (t->cfg->tracker.run_name)
+        snprintf(name, sizeof name, "%s", t->cfg->tracker.run_name);
+    else
+        random_run_name(name, sizeof name);
+    for (int tries = 0; tries < 1000; tries++, next++) {
+        free(t->run_dir);
+        if (!(t->run_dir = dup_printf("%s/%ld-%s", base, next, name))) return -1;
+        if (mkdir(t->run_dir, 0777) == 0) break;
+        if (errno != EEXIST) return lt_set_error("%s: %s", t->run_dir, strerror(errno));
+    }
+    char *cfg_path = dup_printf("%s/training_config.yaml", t->run_dir);
+    const int rc = cfg_path ? lt_config_save(t->cfg, cfg_path) : -1;
+    free(cfg_path);
+    return rc;
+}
+
+/* ------------------------------------------------------------- building */
+
+static int build_model(lt_trainer *t)
+{
+    const lt_dataset *train = t->ds[VIEW_TRAIN];
+    lt_dataset_info info = {
+        .n_classes = t->n_classes,
+        .n_keypoints = train->n_keypoints,
+        .class_names = (const char *const *)train->class_names,
+        .input_shape = {t->cfg->trainer.batch_size, lt_preprocess_channels(&t->pp), t->pp.height, t->pp.width},
+    };
+    t->model = lt_model_build(t->reg, t->cfg->model.nodes, t->cfg->model.n_nodes, &info, t->seed);
+    return t->model ? 0 : -1;
+}
+
+static int build_optimization(lt_trainer *t)
+{
+    const lt_config_trainer *tr = &t->cfg->trainer;
+    const char *opt_name = tr->optimizer.name ? tr->optimizer.name : "Adam";
+    t->opt = lt_optimizer_new(opt_name, lt_model_params(t->model), tr->optimizer.params);
+    if (!t->opt) return lt_set_error("trainer.optimizer: %s", lt_last_error());
+    const char *sched_name = tr->scheduler.name ? tr->scheduler.name : "ConstantLR";
+    t->sched = lt_scheduler_new(sched_name, t->opt, tr->scheduler.params, tr->epochs);
+    if (!t->sched) return lt_set_error("trainer.scheduler: %s", lt_last_error());
+    return 0;
+}
+
+lt_trainer *lt_trainer_new(const lt_config *cfg, const lt_trainer_options *o)
+{
+    if (!cfg || !o || !o->registry) {
+        lt_set_error("lt_trainer_new: config and registry are required");
+        return NULL;
+    }
+    lt_trainer *t = calloc(1, sizeof *t);
+    if (!t) {
+        lt_set_error("trainer: out of memory");
+        return NULL;
+    }
+    t->cfg = cfg;
+    t->reg = o->registry;
+    t->log = o->log;
+    t->best_loss.dir = "min_val_loss";
+    t->best_metric.dir = "best_val_metric";
+    t->seed = cfg->trainer.has_seed ? (uint64_t)cfg->trainer.seed : 0;
+    t->view_names[VIEW_TRAIN] = view_of(&cfg->loader.train_view, "train");
+    t->view_names[VIEW_VAL] = view_of(&cfg->loader.val_view, "val");
+    t->view_names[VIEW_TEST] = view_of(&cfg->loader.test_view, "test");
+    if (!(t->ctx = lt_ctx_new())) {
+        free(t);
+        return NULL;
+    }
+    lt_ctx_seed(t->ctx, t->seed);
+    lt_ctx *prev = enter(t);
+    const lt_cfg *trainer_map = lt_cfg_peek(cfg->resolved, "trainer");
+    int rc = lt_preprocess_from_cfg(trainer_map ? lt_cfg_peek(trainer_map, "preprocessing") : NULL, &t->pp);
+    if (rc == 0 && !(t->ds[VIEW_TRAIN] = open_dataset(t, t->view_names[VIEW_TRAIN]))) rc = -1;
+    if (rc == 0) {
+        t->n_classes = t->ds[VIEW_TRAIN]->n_classes;
+        rc = build_model(t);
+    }
+    if (rc == 0) rc = build_optimization(t);
+    const char *weights = o->weights ? o->weights : cfg->model.weights;
+    if (rc == 0 && weights) rc = load_weights(t, weights, cfg->trainer.resume_training && !o->no_run_dir);
+    if (rc == 0 && !o->no_run_dir) rc = make_run_dir(t);
+    lt_ctx_use(prev);
+    if (rc) {
+        lt_trainer_free(t);
+        return NULL;
+    }
+    return t;
+}
+
+void lt_trainer_free(lt_trainer *t)
+{
+    if (!t) return;
+    lt_ctx *prev = enter(t);
+    for (int v = 0; v < N_VIEWS; v++) {
+        lt_batcher_free(t->batcher[v]);
+        lt_dataset_free(t->ds[v]);
+    }
+    lt_scheduler_free(t->sched);
+    lt_optimizer_free(t->opt);
+    lt_model_free(t->model);
+    lt_ctx_use(prev == t->ctx ? NULL : prev);
+    lt_ctx_free(t->ctx);
+    free(t->run_dir);
+    free(t->train_losses);
+    lt_eval_result_free(&t->test_result);
+    topk_free(&t->best_loss);
+    topk_free(&t->best_metric);
+    free(t);
+}
+
+/* ------------------------------------------------------------ evaluation */
+
+void lt_eval_result_free(lt_eval_result *r)
+{
+    if (!r) return;
+    for (int i = 0; i < r->n; i++) free(r->names[i]);
+    free(r->names);
+    free(r->values);
+    *r = (lt_eval_result){.main_index = -1};
+}
+
+static int result_add(lt_eval_result *r, char *name, double value)
+{
+    if (!name) return -1;
+    char **names = realloc(r->names, (size_t)(r->n + 1) * sizeof *names);
+    if (names) r->names = names;
+    double *values = names ? realloc(r->values, (size_t)(r->n + 1) * sizeof *values) : NULL;
+    if (!values) {
+        free(name);
+        return lt_set_error("trainer: out of memory");
+    }
+    r->values = values;
+    r->names[r->n] = name;
+    r->values[r->n++] = value;
+    return 0;
+}
+
+double lt_eval_result_get(const lt_eval_result *r, const char *name)
+{
+    for (int i = 0; r && i < r->n; i++)
+        if (!strcmp(r->names[i], name)) return r->values[i];
+    return NAN;
+}
+
+char *lt_eval_result_json(const lt_eval_result *r)
+{
+    size_t size = 16, len = 0;
+    for (int i = 0; i < r->n; i++) size += strlen(r->names[i]) * 2 + 40;
+    char *s = malloc(size);
+    if (!s) return NULL;
+    s[len++] = '{';
+    for (int i = 0; i < r->n; i++) {
+        len += (size_t)snprintf(s + len, size - len, "%s\"", i ? ", " : "");
+        for (const char *c = r->names[i]; *c; c++) {
+            if (*c == '"' || *c == '\\') s[len++] = '\\';
+            s[len++] = *c;
+        }
+        if (isfinite(r->values[i]))
+            len += (size_t)snprintf(s + len, size - len, "\": %.9g", r->values[i]);
+        else
+            len += (size_t)snprintf(s + len, size - len, "\": null");
+    }
+    snprintf(s + len, size - len, "}");
+    return s;
+}
+
+static void metrics_reset(lt_model *m)
+{
+    for (int i = 0; i < lt_model_n_nodes(m); i++)
+        for (int k = 0; k < lt_model_n_attached(m, i, LT_DESC_METRIC); k++)
+            lt_attached_metric_reset(lt_model_attached(m, i, LT_DESC_METRIC, k));
+}
+
+static int metrics_update(lt_model *m, const lt_labels *labels)
+{
+    for (int i = 0; i < lt_model_n_nodes(m); i++)
+        for (int k = 0; k < lt_model_n_attached(m, i, LT_DESC_METRIC); k++)
+            if (lt_attached_metric_update(lt_model_attached(m, i, LT_DESC_METRIC, k), lt_model_packet(m, i), labels))
+                return -1;
+    return 0;
+}
+
+/* The main metric: the one marked is_main_metric, else the first (§6). */
+static bool is_main(const lt_model *m, int node, int k)
+{
+    for (int i = 0; i < lt_model_n_nodes(m); i++)
+        for (int j = 0; j < lt_model_n_attached(m, i, LT_DESC_METRIC); j++)
+            if (lt_attached_is_main_metric(lt_model_attached(m, i, LT_DESC_METRIC, j))) return i == node && j == k;
+    for (int i = 0; i < lt_model_n_nodes(m); i++)
+        if (lt_model_n_attached(m, i, LT_DESC_METRIC) > 0) return i == node && k == 0;
+    return false;
+}
+
+static int metrics_collect(const lt_trainer *t, const char *view, lt_eval_result *out)
+{
+    lt_model *m = t->model;
+    for (int i = 0; i < lt_model_n_nodes(m); i++) {
+        const char *node = lt_model_node_identifier(m, i);
+        for (int k = 0; k < lt_model_n_attached(m, i, LT_DESC_METRIC); k++) {
+            lt_attached *a = lt_model_attached(m, i, LT_DESC_METRIC, k);
+            const lt_metric_result *r = NULL;
+            if (lt_attached_metric_compute(a, &r)) return -1;
+            const bool main = is_main(m, i, k);
+            if (lt_metric_result_has_main(r)) {
+                if (main) out->main_index = out->n;
+                if (result_add(out, dup_printf("%s/metric/%s/%s", view, node, lt_attached_identifier(a)),
+                               lt_metric_result_main(r)))
+                    return -1;
+            }
+            if (!t->cfg->trainer.log_sub_metrics && lt_metric_result_has_main(r)) continue;
+            for (int s = 0; s < lt_metric_result_count(r); s++) {
+                if (lt_metric_result_tensor(r, s)) continue; /* matrices are artifacts, not scalars */
+                const char *name = lt_metric_result_name(r, s);
+                /* A dict-only metric serves as main through its own-named entry (ConfusionMatrix's mcc). */
+                if (main && out->main_index < 0 && !strcasecmp(name, "mcc")) out->main_index = out->n;
+                if (result_add(out, dup_printf("%s/metric/%s/%s", view, node, name), lt_metric_result_value(r, s)))
+                    return -1;
+            }
+        }
+    }
+    return 0;
+}
+
+static int evaluate_batches(lt_trainer *t, int v, lt_batcher *b, double *mean_loss)
+{
+    const lt_config_trainer *tr = &t->cfg->trainer;
+    const int64_t limit = v == VIEW_VAL && tr->has_n_validation_batches && tr->n_validation_batches >= 0
+                              ? tr->n_validation_batches
+                              : INT64_MAX;
+    if (lt_batcher_start_epoch(b, 0)) return -1;
+    double sum = 0.0;
+    int64_t n = 0;
+    lt_batch *batch;
+    int rc;
+    while (n < limit && (rc = lt_batcher_next(b, &batch)) == 1) {
+        const lt_labels *labels = batch_labels(batch, t->n_classes);
+        lt_tensor *loss = NULL;
+        int err = !labels || lt_model_forward(t->model, batch->images, LT_MODE_EVAL) ||
+                  !(loss = lt_model_loss(t->model, labels)) || metrics_update(t->model, labels);
+        if (!err) sum += lt_item(loss);
+        lt_batch_free(batch);
+        lt_ctx_reset(t->ctx);
+        if (err) return -1;
+        n++;
+    }
+    if (n < limit && rc < 0) return -1;
+    *mean_loss = n ? sum / (double)n : NAN;
+    return 0;
+}
+
+static int view_index(const lt_trainer *t, const char *view)
+{
+    for (int v = 0; v < N_VIEWS; v++)
+        if (!strcmp(view, t->view_names[v])) return v;
+    if (!strcmp(view, "train")) return VIEW_TRAIN;
+    if (!strcmp(view, "val") || !strcmp(view, "valid")) return VIEW_VAL;
+    if (!strcmp(view, "test")) return VIEW_TEST;
+    return -1;
+}
+
+int lt_trainer_evaluate(lt_trainer *t, const char *view, lt_eval_result *out)
+{
+    *out = (lt_eval_result){.main_index = -1};
+    const int v = view ? view_index(t, view) : -1;
+    if (v < 0) return lt_set_error("evaluate: unknown view '%s' (expected train, val or test)", view ? view : "");
+    lt_ctx *prev = enter(t);
+    const bool grad = lt_set_grad_enabled(false);
+    metrics_reset(t->model);
+    lt_batcher *b = batcher_of(t, v);
+    double loss = NAN;
+    const char *label = v == VIEW_TRAIN ? "train" : v == VIEW_VAL ? "val" : "test";
+    int rc = b ? evaluate_batches(t, v, b, &loss) : -1;
+    if (rc == 0) rc = result_add(out, dup_printf("%s/loss", label), loss);
+    if (rc == 0) rc = metrics_collect(t, label, out);
+    metrics_reset(t->model);
+    lt_set_grad_enabled(grad);
+    lt_ctx_use(prev);
+    if (rc) lt_eval_result_free(out);
+    return rc;
+}
+
+/* -------------------------------------------------------------- training */
+
+/* torch.nn.utils.clip_grad_norm_ (L2) or clip_grad_value_. */
+static void clip_gradients(lt_params *p, double max, bool by_value)
+{
+    const size_t n = lt_params_count(p);
+    if (by_value) {
+        const float v = (float)max;
+        for (size_t i = 0; i < n; i++) {
+            lt_tensor *x = lt_params_at(p, i);
+            if (!x->grad || !lt_requires_grad(x)) continue;
+            for (int64_t j = 0; j < x->numel; j++) x->grad[j] = fminf(fmaxf(x->grad[j], -v), v);
+        }
+        return;
+    }
+    double total = 0.0;
+    for (size_t i = 0; i < n; i++) {
+        const lt_tensor *x = lt_params_at(p, i);
+        if (!x->grad || !lt_requires_grad(x)) continue;
+        double s = 0.0;
+        for (int64_t j = 0; j < x->numel; j++) s += (double)x->grad[j] * x->grad[j];
+        total += s;
+    }
+    const float coef = (float)(max / (sqrt(total) + 1e-6));
+    if (coef >= 1.0f) return; /* torch multiplies by the clamped 1: a no-op */
+    for (size_t i = 0; i < n; i++) {
+        lt_tensor *x = lt_params_at(p, i);
+        if (!x->grad || !lt_requires_grad(x)) continue;
+        for (int64_t j = 0; j < x->numel; j++) x->grad[j] *= coef;
+    }
+}
+
+/* Forward, weighted loss, backward (scaled by 1/accumulate as Lightning). */
+static int train_step(lt_trainer *t, const lt_batch *batch, int64_t accumulate, double *loss_value)
+{
+    const lt_labels *labels = batch_labels(batch, t->n_classes);
+    if (!labels || lt_model_forward(t->model, batch->images, LT_MODE_TRAIN)) return -1;
+    lt_tensor *loss = lt_model_loss(t->model, labels);
+    if (!loss) return -1;
+    *loss_value = lt_item(loss);
+    if (!isfinite(*loss_value)) return lt_set_error("train: the loss is %g at batch %lld", *loss_value,
+                                                    (long long)batch->index);
+    lt_tensor *scaled = accumulate > 1 ? lt_mul_scalar(loss, 1.0f / (float)accumulate) : loss;
+    return scaled ? lt_backward(scaled) : -1;
+}
+
+static int optimizer_step(lt_trainer *t)
+{
+    const lt_config_trainer *tr = &t->cfg->trainer;
+    if (tr->has_gradient_clip_val && tr->gradient_clip_val > 0.0)
+        clip_gradients(lt_model_params(t->model), tr->gradient_clip_val,
+                       tr->gradient_clip_algorithm && !strcmp(tr->gradient_clip_algorithm, "value"));
+    if (lt_optimizer_step(t->opt)) return -1;
+    lt_optimizer_zero_grad(t->opt);
+    return lt_scheduler_per_step(t->sched) ? lt_scheduler_step(t->sched) : 0;
+}
+
+static void progress(const lt_trainer *t, int64_t epoch, int64_t i, int64_t n, double loss)
+{
+    if (!t->log || !isatty(fileno(t->log))) return;
+    enum { WIDTH = 24 };
+    const int filled = n > 0 ? (int)(WIDTH * i / n) : WIDTH;
+    char bar[WIDTH + 1];
+    for (int k = 0; k < WIDTH; k++) bar[k] = k < filled ? '#' : '.';
+    bar[WIDTH] = '\0';
+    fprintf(t->log, "\repoch %lld/%lld [%s] %lld/%lld loss %.4f", (long long)epoch + 1,
+            (long long)t->cfg->trainer.epochs, bar, (long long)i, (long long)n, loss);
+    fflush(t->log);
+}
+
+static int train_epoch(lt_trainer *t, int64_t epoch, double *mean_loss)
+{
+    lt_batcher *b = t->batcher[VIEW_TRAIN];
+    if (lt_batcher_start_epoch(b, epoch)) return -1;
+    const int64_t n_batches = lt_batcher_n_batches(b);
+    const int64_t accumulate =
+        t->cfg->trainer.has_accumulate_grad_batches && t->cfg->trainer.accumulate_grad_batches > 1
+            ? t->cfg->trainer.accumulate_grad_batches
+            : 1;
+    lt_optimizer_zero_grad(t->opt);
+    lt_set_grad_enabled(true);
+    double sum = 0.0;
+    int64_t i = 0;
+    lt_batch *batch;
+    int rc;
+    while ((rc = lt_batcher_next(b, &batch)) == 1) {
+        double loss = 0.0;
+        const int err = train_step(t, batch, accumulate, &loss);
+        lt_batch_free(batch);
+        lt_ctx_reset(t->ctx);
+        if (err) return -1;
+        sum += loss;
+        i++;
+        if ((i % accumulate == 0 || i == n_batches) && optimizer_step(t)) return -1;
+        progress(t, epoch, i, n_batches, sum / (double)i);
+    }
+    if (rc < 0) return -1;
+    if (i == 0) return lt_set_error("train: the training view '%s' gave no batches", t->view_names[VIEW_TRAIN]);
+    *mean_loss = sum / (double)i;
+    return 0;
+}
+
+static void format_name(char *out, size_t size, const char *name)
+{
+    snprintf(out, size, "%s", name);
+    for (char *c = out; *c; c++)
+        if (*c == '/') *c = '_';
+}
+
+/* Validation, checkpoints and the scheduler's metric step. */
+static int validate(lt_trainer *t, int64_t epoch, lt_eval_result *val)
+{
+    if (lt_trainer_evaluate(t, "val", val)) return -1;
+    const double loss = val->values[0];
+    const char *model = t->cfg->model.name ? t->cfg->model.name : "model";
+    char file[512];
+    snprintf(file, sizeof file, "%s_loss=%.4f_%02lld", model, loss, (long long)epoch);
+    if (isfinite(loss) && topk_offer(t, &t->best_loss, -loss, file, epoch + 1)) return -1;
+    if (val->main_index >= 0) {
+        const char *full = val->names[val->main_index] + strlen("val/metric/");
+        char metric[256];
+        format_name(metric, sizeof metric, full);
+        const double score = val->values[val->main_index];
+        snprintf(file, sizeof file, "%s_%s=%.4f_loss=%.4f_%02lld", model, metric, score, loss, (long long)epoch);
+        if (isfinite(score) && topk_offer(t, &t->best_metric, score, file, epoch + 1)) return -1;
+    }
+    if (lt_scheduler_needs_metric(t->sched) && lt_scheduler_step_metric(t->sched, loss)) return -1;
+    return 0;
+}
+
+static void log_epoch(const lt_trainer *t, int64_t epoch, double train_loss, const lt_eval_result *val,
+                      double seconds)
+{
+    if (!t->log) return;
+    if (isatty(fileno(t->log))) fputs("\r\033[K", t->log);
+    fprintf(t->log, "epoch %lld/%lld  train/loss %.4f", (long long)epoch + 1, (long long)t->cfg->trainer.epochs,
+            train_loss);
+    if (val) {
+        fprintf(t->log, "  val/loss %.4f", val->values[0]);
+        if (val->main_index >= 0) fprintf(t->log, "  %s %.4f", val->names[val->main_index], val->values[val->main_index]);
+    }
+    fprintf(t->log, "  lr %.3g  %.1fs\n", lt_optimizer_get_lr(t->opt), seconds);
+    fflush(t->log);
+}
+
+static bool validates_after(const lt_config_trainer *tr, int64_t epoch)
+{
+    const int64_t done = epoch + 1;
+    if (done == tr->epochs) return true;
+    if (done == 1 && tr->run_validation_after_first_epoch) return true;
+    return tr->validation_interval > 0 && done % tr->validation_interval == 0;
+}
+
+static int fit_epochs(lt_trainer *t)
+{
+    const lt_config_trainer *tr = &t->cfg->trainer;
+    if (!batcher_of(t, VIEW_TRAIN)) return -1;
+    free(t->train_losses);
+    t->n_train_losses = 0;
+    if (!(t->train_losses = calloc((size_t)(tr->epochs > 0 ? tr->epochs : 1), sizeof *t->train_losses)))
+        return lt_set_error("trainer: out of memory");
+    char *last = dup_printf("%s/last.safetensors", t->run_dir);
+    if (!last) return -1;
+    int rc = 0;
+    for (int64_t epoch = t->start_epoch; rc == 0 && epoch < tr->epochs; epoch++) {
+        const double start = now_seconds();
+        double loss = 0.0;
+        if ((rc = train_epoch(t, epoch, &loss))) break;
+        t->train_losses[t->n_train_losses++] = loss;
+        lt_eval_result val = {.main_index = -1};
+        const bool validated = validates_after(tr, epoch);
+        if (validated) rc = validate(t, epoch, &val);
+        if (rc == 0 && !lt_scheduler_per_step(t->sched) && !lt_scheduler_needs_metric(t->sched))
+            rc = lt_scheduler_step(t->sched);
+        if (rc == 0) rc = save_checkpoint(t, last, epoch + 1);
+        if (rc == 0) log_epoch(t, epoch, loss, validated ? &val : NULL, now_seconds() - start);
+        lt_eval_result_free(&val);
+    }
+    free(last);
+    return rc;
+}
+
+int lt_trainer_fit(lt_trainer *t)
+{
+    if (!t->run_dir) return lt_set_error("fit: the trainer was made without a run directory");
+    lt_ctx *prev = enter(t);
+    int rc = fit_epochs(t);
+    if (rc == 0) {
+        lt_eval_result_free(&t->test_result);
+        rc = lt_trainer_evaluate(t, "test", &t->test_result);
+        t->has_test_result = rc == 0;
+    }
+    if (rc == 0 && t->log) {
+        for (int i = 0; i < t->test_result.n; i++)
+            fprintf(t->log, "%s%s %.4f", i ? "  " : "", t->test_result.names[i], t->test_result.values[i]);
+        fprintf(t->log, "\nrun directory: %s\n", t->run_dir);
+    }
+    lt_ctx_use(prev);
+    return rc;
+}
+
+const char *lt_trainer_run_dir(const lt_trainer *t) { return t->run_dir; }
+
+const double *lt_trainer_train_losses(const lt_trainer *t, int *n)
+{
+    *n = t->n_train_losses;
+    return t->train_losses;
+}
+
+const lt_eval_result *lt_trainer_test_result(const lt_trainer *t)
+{
+    return t->has_test_result ? &t->test_result : NULL;
+}

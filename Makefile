@@ -1,8 +1,9 @@
 # ltrain: the two commands of the README, over meson.
-#   make demo    install what is missing, build, run the main job
+#   make demo    install what is missing, build, run the main job (train
+#                configs/demo.yaml on the built-in generated dataset)
 #   make check   install what is missing, build (warnings as errors), run every
 #                test, then again under AddressSanitizer + UBSan
-# Other targets: make build | bench | fixtures | install PREFIX=... | clean
+# Other targets: make build | demo-sdk | bench | fixtures | install PREFIX=... | clean
 
 # Debian packages the build and tests need (headers + tools).
 DEB_PACKAGES := gcc make pkg-config meson ninja-build check libopenblas-openmp-dev \
@@ -16,7 +17,7 @@ BUILD_ASAN ?= build-asan
 MESON_FLAGS ?=
 PREFIX ?= /usr/local
 
-.PHONY: all deps demo check build build-asan test test-asan bench fixtures install clean
+.PHONY: all deps demo demo-sdk check build build-asan test test-asan bench fixtures install clean
 
 all: build
 
@@ -67,6 +68,10 @@ check: test test-asan
 	@echo "ltrain: all tests passed (release and ASan+UBSan builds)"
 
 demo: build
+	./$(BUILD)/core/ltrain train --config configs/demo.yaml
+
+# The SDK-only example: a small CNN trained with the SDK directly, no config.
+demo-sdk: build
 	./$(BUILD)/examples/demo_cnn
 
 bench: build

@@ -104,7 +104,6 @@ static int run(int argc, char **argv, bool is_test, void (*usage)(FILE *),
 static int train_body(lt_trainer *t, const run_args *a)
 {
     (void)a;
-    printf("run directory: %s\n", lt_trainer_run_dir(t));
     return lt_trainer_fit(t);
 }
 

@@ -823,6 +823,7 @@ int lt_trainer_fit(lt_trainer *t)
 {
     if (!t->run_dir) return lt_set_error("fit: the trainer was made without a run directory");
     lt_ctx *prev = enter(t);
+    if (t->log) fprintf(t->log, "run directory: %s\n", t->run_dir);
     int rc = fit_epochs(t);
     if (rc == 0) {
         lt_eval_result_free(&t->test_result);
@@ -832,7 +833,7 @@ int lt_trainer_fit(lt_trainer *t)
     if (rc == 0 && t->log) {
         for (int i = 0; i < t->test_result.n; i++)
             fprintf(t->log, "%s%s %.4f", i ? "  " : "", t->test_result.names[i], t->test_result.values[i]);
-        fprintf(t->log, "\nrun directory: %s\n", t->run_dir);
+        fputc('\n', t->log);
     }
     lt_ctx_use(prev);
     return rc;

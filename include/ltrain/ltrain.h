@@ -13,5 +13,6 @@
 #include "optim.h"
 #include "safetensors.h"
 #include "sched.h"
+#include "draw.h"
 
 #endif

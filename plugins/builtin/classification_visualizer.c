@@ -75,7 +75,8 @@ static int cls_vis_init(lt_module *m)
     if (thickness < 1 || thickness > 16)
         return lt_set_error("%s: params.thickness must be in 1..16, got %lld", lt_module_name(m), (long long)thickness);
     if (s->font_scale < 0.0 || s->font_scale > 50.0)
-        return lt_set_error("%s: params.font_scale must be in (0, 50], got %g", lt_module_name(m), s->font_scale);
+        return lt_set_error("%s: params.font_scale must be in 0..50 (0 or unset: sized to the image), got %g",
+                            lt_module_name(m), s->font_scale);
     s->thickness = (int)thickness;
     s->n_classes = lt_module_n_classes(m);
     s->font = lt_font_open(NULL);
@@ -268,7 +269,8 @@ static int check_inputs(lt_module *m, const cls_vis_state *s, const lt_tensor *c
                             lt_module_name(m), pred ? lt_dtype_name(pred->dtype) : "NULL",
                             pred ? lt_shape_str(pred, ps, sizeof ps) : "", (long long)canvas->shape[0],
                             lt_shape_str(canvas, cs, sizeof cs), s->n_classes);
-    if (pred->shape[1] > 4096) return lt_set_error("%s: %lld classes is too many to draw", lt_module_name(m), (long long)pred->shape[1]);
+    if (pred->shape[1] > 4096)
+        return lt_set_error("%s: %lld classes are too many to draw", lt_module_name(m), (long long)pred->shape[1]);
     if (!target) return 0;
     const bool dtype_ok = target->dtype == LT_F32 || target->dtype == LT_I32 || target->dtype == LT_U8;
     const bool shape_ok = (target->ndim == 1 && target->shape[0] == pred->shape[0]) ||
@@ -315,7 +317,13 @@ static int cls_vis_forward(lt_module *m, lt_tensor *prediction_canvas, lt_tensor
 }
 
 static const lt_visualizer_desc classification_visualizer = {
-    .header = LT_DESC_HEADER(LT_DESC_VISUALIZER, lt_visualizer_desc, "ClassificationVisualizer"),
+    .header = {
+        .abi_version = LT_PLUGIN_ABI_VERSION,
+        .size = sizeof(lt_visualizer_desc),
+        .kind = LT_DESC_VISUALIZER,
+        .name = "ClassificationVisualizer",
+        .summary = "writes the predicted class (+ probability) and the true class on the images; probability plot",
+    },
     .supported_tasks = (const char *const[]){"classification", NULL},
     .state_size = sizeof(cls_vis_state),
     .init = cls_vis_init,

@@ -119,28 +119,33 @@ typedef struct text_metrics {
 static int set_size(lt_font *font, const lt_text_style *st, text_metrics *m)
 {
     FT_Error err = FT_Set_Pixel_Sizes(font->face, 0, (FT_UInt)st->size);
-    if (err) return lt_set_error("draw_text: %s cannot be set to %d px (FreeType error %d)", font->path, st->size, (int)err);
+    if (err)
+        return lt_set_error("draw_text: %s cannot be set to %d px (FreeType error %d)", font->path, st->size,
+                            (int)err);
     const FT_Size_Metrics *sm = &font->face->size->metrics;
     m->ascender = (int)((sm->ascender + 63) >> 6);
     m->line_height = m->ascender + (int)((-sm->descender + 63) >> 6) + (int)((embolden_strength(st) + 63) >> 6);
     return 0;
 }
 
-/* Loads (and emboldens) the glyph of code point c into the slot, rendered
- * when `render`; returns its advance in 26.6 or -1 with an error. */
+/* Loads (and emboldens) glyph `index` into the face's slot, rendered when
+ * `render`; returns its advance in 26.6 pixels, or -1 with an error. */
 static FT_Pos load_glyph(lt_font *font, FT_UInt index, const lt_text_style *st, bool render)
 {
     FT_Error err = FT_Load_Glyph(font->face, index, FT_LOAD_DEFAULT | FT_LOAD_NO_BITMAP);
-    if (err) return lt_set_error("draw_text: glyph %u of %s failed to load (FreeType error %d)", index, font->path, (int)err);
+    if (err)
+        return lt_set_error("draw_text: glyph %u of %s failed to load (FreeType error %d)", index, font->path,
+                            (int)err);
     FT_GlyphSlot slot = font->face->glyph;
     const FT_Pos strength = embolden_strength(st);
     if (strength > 0 && slot->format == FT_GLYPH_FORMAT_OUTLINE) FT_Outline_Embolden(&slot->outline, strength);
     if (render && (err = FT_Render_Glyph(slot, FT_RENDER_MODE_NORMAL)))
-        return lt_set_error("draw_text: glyph %u of %s failed to render (FreeType error %d)", index, font->path, (int)err);
+        return lt_set_error("draw_text: glyph %u of %s failed to render (FreeType error %d)", index, font->path,
+                            (int)err);
     return slot->advance.x + strength;
 }
 
-/* Blends the rendered glyph bitmap with its origin at pixel (ox, baseline). */
+/* Blends the rendered glyph's coverage bitmap, its top-left at (left, top). */
 static void blit_glyph(lt_draw_image *img, const FT_Bitmap *bm, int left, int top, lt_rgb color)
 {
     const uint8_t rgb[3] = {color.r, color.g, color.b};

@@ -408,8 +408,10 @@ static const char *slot_name(const lt_optimizer *o, int s)
     return o->kind == LT__SGD ? "momentum_buffer" : o->slot_names[s];
 }
 
+/* The flat buffer of slot s; NULL for the step counter (s < 0). */
 static float *slot_data(const lt_optimizer *o, int s)
 {
+    if (s < 0) return NULL;
     return o->kind == LT__SGD ? lt__sgd_buffer(o->sgd, false) : o->slots[s];
 }
 

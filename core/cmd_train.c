@@ -1,6 +1,7 @@
 /* `ltrain train` and `ltrain test`: a config, plugins and the trainer. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 #include "trainer.h"
@@ -11,6 +12,8 @@ enum { MAX_PATHS = 64 };
 typedef struct run_args {
     const char *config, *weights, *view;
     bool json;
+    bool resume;        /* --resume given */
+    const char *resume_ckpt; /* its CKPT, or NULL: the newest run's last.safetensors */
     const char *plugin_paths[MAX_PATHS];
     int n_plugin_paths;
     const char **overrides; /* key, value, ... (argv pointers) */
@@ -23,6 +26,16 @@ static int usage_error(const char *cmd, const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nRun 'ltrain %s --help' for usage.\n", cmd);
     return LT_EXIT_USAGE;
+}
+
+/* `--resume`'s optional CKPT: an argument naming a .safetensors file or an
+ * existing file (anything else is the first KEY of an override). */
+static bool is_checkpoint_arg(const char *s)
+{
+    const size_t n = strlen(s);
+    struct stat st;
+    if (s[0] == '-') return false;
+    return (n > 12 && !strcmp(s + n - 12, ".safetensors")) || (stat(s, &st) == 0 && S_ISREG(st.st_mode));
 }
 
 /* -1: help printed; LT_EXIT_USAGE on a bad command line; 0 otherwise. */
@@ -53,6 +66,10 @@ static int parse_args(int argc, char **argv, bool is_test, run_args *a, void (*u
                 a->config = v;
         } else if (is_test && !strcmp(s, "--json"))
             a->json = true;
+        else if (!is_test && !strcmp(s, "--resume")) {
+            a->resume = true;
+            if (has_value && is_checkpoint_arg(argv[i + 1])) a->resume_ckpt = argv[++i];
+        }
         else if (s[0] == '-' && s[1] == '-')
             return usage_error(cmd, "unknown option '%s'", s);
         else
@@ -61,9 +78,49 @@ static int parse_args(int argc, char **argv, bool is_test, run_args *a, void (*u
     if (!a->config) return usage_error(cmd, "%s", "--config FILE is required");
     if (a->n_overrides % 2) return usage_error(cmd, "override '%s' has no value (overrides are KEY VALUE pairs)",
                                                a->overrides[a->n_overrides - 1]);
+    if (a->resume && a->weights)
+        return usage_error(cmd, "%s", "--resume and --weights exclude each other (--resume CKPT names the checkpoint)");
     if (a->view && strcmp(a->view, "val") && strcmp(a->view, "test") && strcmp(a->view, "train"))
         return usage_error(cmd, "--view must be train, val or test, not '%s'", a->view);
     return 0;
+}
+
+/* Shell's 128 + SIGINT: the run stopped on request, resumable. */
+enum { EXIT_INTERRUPTED = 130 };
+
+/* Prints an argument quoted for a POSIX shell where it needs it. */
+static void put_shell_word(const char *s, FILE *out)
+{
+    if (*s && strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%") == strlen(s)) {
+        fputs(s, out);
+        return;
+    }
+    fputc('\'', out);
+    for (; *s; s++) {
+        if (*s == '\'')
+            fputs("'\\''", out);
+        else
+            fputc(*s, out);
+    }
+    fputc('\'', out);
+}
+
+/* The command that continues an interrupted run: this one, with
+ * --resume naming the checkpoint just written. */
+static void print_resume_hint(int argc, char **argv, const char *ckpt)
+{
+    fprintf(stderr, "ltrain %s: interrupted; the training state is in %s\nResume with:\n  ltrain", argv[0], ckpt);
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--resume")) {
+            if (i + 1 < argc && is_checkpoint_arg(argv[i + 1])) i++;
+            continue;
+        }
+        fputc(' ', stderr);
+        put_shell_word(argv[i], stderr);
+    }
+    fputs(" --resume ", stderr);
+    put_shell_word(ckpt, stderr);
+    fputc('\n', stderr);
 }
 
 /* Loads config and plugins, builds the trainer, runs `body`. */
@@ -88,12 +145,23 @@ static int run(int argc, char **argv, bool is_test, void (*usage)(FILE *),
     for (int i = 0; i < cfg->n_warnings; i++) fprintf(stderr, "ltrain: warning: %s\n", cfg->warnings[i]);
     if (lt_cli_load_plugins(&plugins, a.plugin_paths, a.n_plugin_paths, NULL, 0) == 0) {
         lt_cli_print_load_problems(&plugins, stderr);
-        const lt_trainer_options o = {.registry = plugins.registry, .weights = a.weights, .no_run_dir = is_test,
-                                      .log = is_test ? NULL : stdout};
-        t = lt_trainer_new(cfg, &o);
-        if (t && body(t, &a) == 0) rc = LT_EXIT_OK;
+        char *found = a.resume && !a.resume_ckpt ? lt_trainer_find_resume(cfg) : NULL;
+        const char *weights = a.resume ? (a.resume_ckpt ? a.resume_ckpt : found) : a.weights;
+        const lt_trainer_options o = {.registry = plugins.registry, .weights = weights, .no_run_dir = is_test,
+                                      .log = is_test ? NULL : stdout, .resume = a.resume};
+        if (!a.resume || weights) t = lt_trainer_new(cfg, &o);
+        if (t) {
+            if (!is_test) lt_trainer_handle_signals();
+            const int body_rc = body(t, &a);
+            if (body_rc == 0) rc = LT_EXIT_OK;
+            if (body_rc == 0 && !is_test && lt_trainer_interrupted(t)) {
+                print_resume_hint(argc, argv, lt_trainer_resume_checkpoint(t));
+                rc = EXIT_INTERRUPTED;
+            }
+        }
+        free(found);
     }
-    if (rc != LT_EXIT_OK) fprintf(stderr, "ltrain %s: %s\n", argv[0], lt_last_error());
+    if (rc != LT_EXIT_OK && rc != EXIT_INTERRUPTED) fprintf(stderr, "ltrain %s: %s\n", argv[0], lt_last_error());
     lt_trainer_free(t);
     lt_cli_plugins_free(&plugins);
     lt_config_free(cfg);
@@ -129,7 +197,8 @@ int lt_cmd_test(int argc, char **argv) { return run(argc, argv, true, lt_cmd_tes
 void lt_cmd_train_usage(FILE *out)
 {
     fprintf(out,
-            "Usage: ltrain train --config FILE [--plugin-path DIR]... [--weights CKPT] [KEY VALUE]...\n"
+            "Usage: ltrain train --config FILE [--plugin-path DIR]... [--weights CKPT | --resume [CKPT]]\n"
+            "                    [KEY VALUE]...\n"
             "\n"
             "Trains the model a luxonis-train style config describes, validating every\n"
             "trainer.validation_interval epochs and testing at the end. Writes\n"
@@ -142,8 +211,16 @@ void lt_cmd_train_usage(FILE *out)
             "  --weights CKPT        start from these weights (.safetensors); with\n"
             "                        trainer.resume_training true also the optimizer,\n"
             "                        scheduler and epoch\n"
+            "  --resume [CKPT]       continue an interrupted run from CKPT (default: the\n"
+            "                        newest run of this config's last.safetensors) at the\n"
+            "                        epoch and batch it stopped at\n"
             "  KEY VALUE             config overrides, e.g. trainer.epochs 5\n"
-            "  -h, --help            this help\n");
+            "  -h, --help            this help\n"
+            "\n"
+            "Ctrl-C (SIGINT) or SIGTERM finishes the current step, writes\n"
+            "<run>/last.safetensors and prints the command that resumes (exit status\n"
+            "130); a second one ends the process at once. EarlyStopping and\n"
+            "TestOnTrainEnd in trainer.callbacks are honoured.\n");
 }
 
 void lt_cmd_test_usage(FILE *out)

@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "trainer.h"
+#include "visualize.h"
 
 typedef struct command {
     const char *name;
@@ -20,6 +21,9 @@ static const command commands[] = {
      lt_cmd_plugins_usage},
     {"train", "train a model from a config", lt_cmd_train, lt_cmd_train_usage},
     {"test", "evaluate a model on the test (or val) view", lt_cmd_test, lt_cmd_test_usage},
+    {"infer", "draw a model's predictions on images with its visualizers", lt_cmd_infer, lt_cmd_infer_usage},
+    {"inspect", "print the resolved config and model graph, draw augmented samples", lt_cmd_inspect,
+     lt_cmd_inspect_usage},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

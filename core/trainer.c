@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,22 @@ typedef struct topk {
     kept_ckpt *items;
 } topk;
 
+/* Lightning's EarlyStopping (strict, check_finite): stop once `monitor`
+ * has not improved by more than min_delta for `patience` validations. */
+typedef struct early_stopping {
+    bool active;
+    const char *monitor; /* borrowed from the config */
+    bool maximize;
+    int64_t patience;
+    double min_delta; /* >= 0 */
+    bool verbose;
+    double best;      /* +inf (min) or -inf (max) before the first check */
+    int64_t wait;
+} early_stopping;
+
+/* Set by SIGINT/SIGTERM (lt_trainer_handle_signals). */
+static volatile sig_atomic_t interrupt_flag;
+
 struct lt_trainer {
     const lt_config *cfg;
     const lt_registry *reg;
@@ -60,6 +77,13 @@ struct lt_trainer {
     lt_eval_result test_result;
     bool has_test_result;
     topk best_loss, best_metric;
+    early_stopping es;
+    const char *test_view; /* TestOnTrainEnd's view, or NULL: no test at the end */
+    int64_t start_step;    /* batches of epoch start_epoch already trained (resume) */
+    double start_loss_sum; /* their summed loss */
+    int64_t stop_after_steps, steps;
+    bool stopped_early, interrupted;
+    char *resume_path;
 };
 
 /* ---------------------------------------------------------------- helpers */
@@ -170,15 +194,26 @@ static char *scheduler_yaml(const lt_trainer *t)
     return yaml;
 }
 
-static int save_checkpoint(const lt_trainer *t, const char *path, int64_t epochs_done)
+/* A checkpoint after `epochs_done` epochs and `step` batches of the next
+ * (an interrupted epoch, whose summed loss so far is loss_sum). */
+static int save_checkpoint_at(const lt_trainer *t, const char *path, int64_t epochs_done, int64_t step,
+                              double loss_sum)
 {
     lt_named_tensors *state = lt_optimizer_state(t->opt);
     if (!state) return -1;
     lt_named_tensor *extra = calloc(state->n ? state->n : 1, sizeof *extra);
     char *config = lt_config_to_yaml(t->cfg);
     char *sched = scheduler_yaml(t);
-    char epoch[32];
+    char epoch[32], step_text[32], loss_text[40], early[80];
     snprintf(epoch, sizeof epoch, "%lld", (long long)epochs_done);
+    snprintf(step_text, sizeof step_text, "%lld", (long long)step);
+    snprintf(loss_text, sizeof loss_text, "%.17g", loss_sum);
+    /* EarlyStopping's progress, "<mode> <best> <wait>", so a resume continues it. */
+    if (t->es.active)
+        snprintf(early, sizeof early, "%s %.17g %lld", t->es.maximize ? "max" : "min", t->es.best,
+                 (long long)t->es.wait);
+    else
+        early[0] = '\0';
     int rc = -1;
     if (!extra || !config || (t->sched && !sched)) goto done;
     size_t n = 0;
@@ -193,6 +228,9 @@ static int save_checkpoint(const lt_trainer *t, const char *path, int64_t epochs
         {"optimizer", lt_optimizer_name(t->opt)},
         {"config", config},
         {"scheduler", sched ? sched : ""},
+        {"step", step_text},
+        {"loss_sum", loss_text},
+        {"early_stopping", early},
     };
     rc = lt_state_dict_save(lt_model_params(t->model), path, extra, state->n, meta, sizeof meta / sizeof meta[0]);
 done:
@@ -203,6 +241,11 @@ done:
     free(sched);
     lt_named_tensors_free(state);
     return rc;
+}
+
+static int save_checkpoint(const lt_trainer *t, const char *path, int64_t epochs_done)
+{
+    return save_checkpoint_at(t, path, epochs_done, 0, 0.0);
 }
 
 static int load_training_state(lt_trainer *t, const lt_safetensors *f, const char *path)
@@ -223,6 +266,16 @@ static int load_training_state(lt_trainer *t, const lt_safetensors *f, const cha
     const char *epoch = lt_safetensors_meta(f, "epoch");
     if (!epoch) return lt_set_error("%s: no 'epoch' in the metadata: not a checkpoint ltrain can resume", path);
     t->start_epoch = strtoll(epoch, NULL, 10);
+    const char *step = lt_safetensors_meta(f, "step");
+    const char *loss_sum = lt_safetensors_meta(f, "loss_sum");
+    t->start_step = step ? strtoll(step, NULL, 10) : 0;
+    t->start_loss_sum = loss_sum ? strtod(loss_sum, NULL) : 0.0;
+    const char *early = lt_safetensors_meta(f, "early_stopping");
+    if (t->es.active && early && !strncmp(early, t->es.maximize ? "max " : "min ", 4)) {
+        char *end;
+        t->es.best = strtod(early + 4, &end);
+        t->es.wait = strtoll(end, NULL, 10);
+    }
     const char *sched = lt_safetensors_meta(f, "scheduler");
     if (t->sched && sched && *sched) {
         lt_cfg *s = lt_cfg_parse_yaml(sched, strlen(sched), path);
@@ -400,6 +453,180 @@ static int build_optimization(lt_trainer *t)
     return 0;
 }
 
+/* ------------------------------------------------------------ callbacks */
+
+static int view_index(const lt_trainer *t, const char *view);
+
+/* EarlyStopping's params, Lightning's defaults: monitor val/loss (the
+ * reference's configs name it), mode min, patience 3, min_delta 0. */
+static int parse_early_stopping(lt_trainer *t, const lt_config_callback *cb)
+{
+    early_stopping *es = &t->es;
+    *es = (early_stopping){.active = true, .monitor = "val/loss", .patience = 3};
+    const char *mode = "min";
+    const lt_cfg *p = cb->params;
+    const lt_cfg *v;
+    static const char *const known[] = {"monitor", "mode", "patience", "min_delta", "verbose", NULL};
+    for (int i = 0; p && p->type == LT_CFG_MAP && i < p->n; i++) {
+        const char *key = p->keys[i];
+        int k = 0;
+        while (known[k] && strcmp(known[k], key)) k++;
+        if (!known[k])
+            return lt_set_error("%s: trainer.callbacks: EarlyStopping has no parameter '%s' (expected monitor, mode, "
+                                "patience, min_delta or verbose)",
+                                lt_cfg_where(p->items[i]), key);
+    }
+    if (p && (v = lt_cfg_get(p, "monitor")) && !lt_cfg_is_null(v) &&
+        lt_cfg_as_str(v, "EarlyStopping.monitor", &es->monitor))
+        return -1;
+    if (p && (v = lt_cfg_get(p, "mode")) && !lt_cfg_is_null(v) && lt_cfg_as_str(v, "EarlyStopping.mode", &mode))
+        return -1;
+    if (strcmp(mode, "min") && strcmp(mode, "max"))
+        return lt_set_error("%s: EarlyStopping.mode must be 'min' or 'max', not '%s'", lt_cfg_where(v), mode);
+    es->maximize = !strcmp(mode, "max");
+    if (p && (v = lt_cfg_get(p, "patience")) && !lt_cfg_is_null(v) &&
+        lt_cfg_as_int(v, "EarlyStopping.patience", &es->patience))
+        return -1;
+    if (es->patience < 0)
+        return lt_set_error("EarlyStopping.patience must be >= 0, not %lld", (long long)es->patience);
+    if (p && (v = lt_cfg_get(p, "min_delta")) && !lt_cfg_is_null(v) &&
+        lt_cfg_as_float(v, "EarlyStopping.min_delta", &es->min_delta))
+        return -1;
+    es->min_delta = fabs(es->min_delta); /* Lightning flips its sign by mode */
+    if (p && (v = lt_cfg_get(p, "verbose")) && !lt_cfg_is_null(v) &&
+        lt_cfg_as_bool(v, "EarlyStopping.verbose", &es->verbose))
+        return -1;
+    es->best = es->maximize ? -INFINITY : INFINITY;
+    return 0;
+}
+
+/* The callbacks the trainer acts on: EarlyStopping and TestOnTrainEnd
+ * (present by default through smart_cfg_auto_populate); the others are
+ * accepted by the schema and have nothing to do here. */
+static int setup_callbacks(lt_trainer *t)
+{
+    const lt_config_trainer *tr = &t->cfg->trainer;
+    for (int i = 0; i < tr->n_callbacks; i++) {
+        const lt_config_callback *cb = &tr->callbacks[i];
+        if (!cb->active || !cb->name) continue;
+        if (!strcmp(cb->name, "EarlyStopping") && parse_early_stopping(t, cb)) return -1;
+        if (!strcmp(cb->name, "TestOnTrainEnd")) {
+            const lt_cfg *v = cb->params ? lt_cfg_get(cb->params, "view") : NULL;
+            t->test_view = "test";
+            if (v && !lt_cfg_is_null(v) && lt_cfg_as_str(v, "TestOnTrainEnd.view", &t->test_view)) return -1;
+            if (view_index(t, t->test_view) < 0)
+                return lt_set_error("%s: TestOnTrainEnd.view must be train, val or test, not '%s'", lt_cfg_where(v),
+                                    t->test_view);
+        }
+    }
+    return 0;
+}
+
+/* Lightning's EarlyStopping._evaluate_stopping_criteria after a
+ * validation: true when training should stop. */
+static int early_stopping_check(lt_trainer *t, const lt_eval_result *val, bool *stop)
+{
+    early_stopping *es = &t->es;
+    *stop = false;
+    if (!es->active) return 0;
+    int k = 0;
+    while (k < val->n && strcmp(val->names[k], es->monitor)) k++;
+    if (k == val->n) { /* Lightning's strict mode */
+        char names[1024] = "";
+        for (int i = 0; i < val->n; i++)
+            snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", i ? ", " : "", val->names[i]);
+        return lt_set_error("EarlyStopping: monitor '%s' is not a validation result (available: %s)", es->monitor,
+                            names);
+    }
+    const double current = val->values[k];
+    if (!isfinite(current)) {
+        *stop = true;
+        if (t->log) fprintf(t->log, "early stopping: %s = %g is not finite\n", es->monitor, current);
+        return 0;
+    }
+    const bool improved = es->maximize ? current - es->min_delta > es->best : current + es->min_delta < es->best;
+    if (improved) {
+        if (es->verbose && t->log)
+            fprintf(t->log, "early stopping: %s improved to %.6f\n", es->monitor, current);
+        es->best = current;
+        es->wait = 0;
+        return 0;
+    }
+    if (++es->wait >= es->patience) {
+        *stop = true;
+        if (t->log)
+            fprintf(t->log, "early stopping: %s did not improve in the last %lld validations (best %.6f)\n",
+                    es->monitor, (long long)es->wait, es->best);
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- freezing */
+
+static int64_t unfreeze_epoch(const lt_config_freezing *f, int64_t epochs)
+{
+    if (!f->has_unfreeze_after) return INT64_MAX; /* frozen for the whole run */
+    return f->unfreeze_is_fraction ? (int64_t)(f->unfreeze_after * (double)epochs) : (int64_t)f->unfreeze_after;
+}
+
+/* Nodes with freezing.active train only from epoch unfreeze_after on:
+ * before, their parameters have requires_grad off, so they get no
+ * gradient and the optimizer skips them (its state stays untouched). */
+static void apply_freezing(lt_trainer *t, int64_t epoch)
+{
+    const lt_config_model *m = &t->cfg->model;
+    const int n = lt_model_n_nodes(t->model) < m->n_nodes ? lt_model_n_nodes(t->model) : m->n_nodes;
+    for (int i = 0; i < n; i++) {
+        const lt_config_freezing *f = &m->node_info[i].freezing;
+        if (!f->active) continue;
+        char prefix[512];
+        snprintf(prefix, sizeof prefix, "%s.", lt_model_node_identifier(t->model, i));
+        const bool frozen = epoch < unfreeze_epoch(f, t->cfg->trainer.epochs);
+        lt_params_set_trainable(lt_model_params(t->model), prefix, !frozen);
+        if (!frozen && epoch == unfreeze_epoch(f, t->cfg->trainer.epochs) && t->log)
+            fprintf(t->log, "unfreezing node '%s' at epoch %lld\n", lt_model_node_identifier(t->model, i),
+                    (long long)epoch + 1);
+    }
+}
+
+/* lr_after_unfreeze needs a param group per node, which the one-group
+ * optimizers do not have: said once, not silently dropped. */
+static void warn_lr_after_unfreeze(const lt_trainer *t)
+{
+    for (int i = 0; t->log && i < t->cfg->model.n_nodes; i++) {
+        const lt_config_freezing *f = &t->cfg->model.node_info[i].freezing;
+        if (f->active && f->has_lr_after_unfreeze)
+            fprintf(t->log,
+                    "warning: model.nodes[%d].freezing.lr_after_unfreeze is not applied (the optimizer has one "
+                    "param group); the node trains at the common lr after unfreezing\n",
+                    i);
+    }
+}
+
+/* --------------------------------------------------------- interrupting */
+
+void lt_trainer_handle_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = lt_trainer_request_stop;
+    sigemptyset(&sa.sa_mask);
+    sa.sa_flags = SA_RESETHAND; /* a second signal gets the default action: it ends the process */
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+void lt_trainer_request_stop(int signal_number)
+{
+    (void)signal_number;
+    interrupt_flag = 1;
+}
+
+static bool stop_requested(lt_trainer *t)
+{
+    return interrupt_flag || (t->stop_after_steps > 0 && t->steps >= t->stop_after_steps);
+}
+
 lt_trainer *lt_trainer_new(const lt_config *cfg, const lt_trainer_options *o)
 {
     if (!cfg || !o || !o->registry) {
@@ -434,8 +661,16 @@ lt_trainer *lt_trainer_new(const lt_config *cfg, const lt_trainer_options *o)
         rc = build_model(t);
     }
     if (rc == 0) rc = build_optimization(t);
+    if (rc == 0) rc = setup_callbacks(t);
+    t->stop_after_steps = o->stop_after_steps;
     const char *weights = o->weights ? o->weights : cfg->model.weights;
-    if (rc == 0 && weights) rc = load_weights(t, weights, cfg->trainer.resume_training && !o->no_run_dir);
+    const bool resume = (o->resume || cfg->trainer.resume_training) && !o->no_run_dir;
+    if (rc == 0 && o->resume && !weights) rc = lt_set_error("resume: no checkpoint given");
+    if (rc == 0 && weights) rc = load_weights(t, weights, resume);
+    if (rc == 0 && t->start_epoch >= cfg->trainer.epochs && resume)
+        rc = lt_set_error("%s: the checkpoint has done %lld of trainer.epochs %lld: nothing to resume (raise "
+                          "trainer.epochs to train longer)",
+                          weights, (long long)t->start_epoch, (long long)cfg->trainer.epochs);
     if (rc == 0 && !o->no_run_dir) rc = make_run_dir(t);
     lt_ctx_use(prev);
     if (rc) {
@@ -459,6 +694,7 @@ void lt_trainer_free(lt_trainer *t)
     lt_ctx_use(prev == t->ctx ? NULL : prev);
     lt_ctx_free(t->ctx);
     free(t->run_dir);
+    free(t->resume_path);
     free(t->train_losses);
     lt_eval_result_free(&t->test_result);
     topk_free(&t->best_loss);
@@ -707,7 +943,25 @@ static void progress(const lt_trainer *t, int64_t epoch, int64_t i, int64_t n, d
     fflush(t->log);
 }
 
-static int train_epoch(lt_trainer *t, int64_t epoch, double *mean_loss)
+/* Skips the batches an interrupted run already trained in this epoch. */
+static int resume_within_epoch(lt_trainer *t, lt_batcher *b, int64_t *i, double *sum)
+{
+    for (; *i < t->start_step; ++*i) {
+        lt_batch *batch;
+        const int rc = lt_batcher_next(b, &batch);
+        if (rc < 0) return -1;
+        if (rc == 0) return lt_set_error("resume: the checkpoint is %lld batches into an epoch of %lld",
+                                         (long long)t->start_step, (long long)*i);
+        lt_batch_free(batch);
+    }
+    *sum = t->start_loss_sum;
+    t->start_step = 0;
+    return 0;
+}
+
+/* One epoch; *done is the number of batches trained, short of the
+ * epoch's when a stop was requested (then at an optimizer step). */
+static int train_epoch(lt_trainer *t, int64_t epoch, double *mean_loss, int64_t *done, double *loss_sum)
 {
     lt_batcher *b = t->batcher[VIEW_TRAIN];
     if (lt_batcher_start_epoch(b, epoch)) return -1;
@@ -720,22 +974,28 @@ static int train_epoch(lt_trainer *t, int64_t epoch, double *mean_loss)
     lt_set_grad_enabled(true);
     double sum = 0.0;
     int64_t i = 0;
+    if (t->start_step > 0 && resume_within_epoch(t, b, &i, &sum)) return -1;
     lt_batch *batch;
-    int rc;
-    while ((rc = lt_batcher_next(b, &batch)) == 1) {
+    int rc = 0;
+    while (!(i > 0 && i % accumulate == 0 && stop_requested(t)) && (rc = lt_batcher_next(b, &batch)) == 1) {
         double loss = 0.0;
+        /* Dropout masks from (seed, epoch, batch): a resumed run draws the same. */
+        lt_ctx_seed(t->ctx, lt_hash64(t->seed ^ lt_hash64(((uint64_t)epoch << 32) + (uint64_t)i + 1)));
         const int err = train_step(t, batch, accumulate, &loss);
         lt_batch_free(batch);
         lt_ctx_reset(t->ctx);
         if (err) return -1;
         sum += loss;
         i++;
+        t->steps++;
         if ((i % accumulate == 0 || i == n_batches) && optimizer_step(t)) return -1;
         progress(t, epoch, i, n_batches, sum / (double)i);
     }
     if (rc < 0) return -1;
     if (i == 0) return lt_set_error("train: the training view '%s' gave no batches", t->view_names[VIEW_TRAIN]);
     *mean_loss = sum / (double)i;
+    *done = i;
+    *loss_sum = sum;
     return 0;
 }
 
@@ -790,6 +1050,8 @@ static bool validates_after(const lt_config_trainer *tr, int64_t epoch)
     return tr->validation_interval > 0 && done % tr->validation_interval == 0;
 }
 
+/* The epoch loop: train, validate (early stopping), step the scheduler,
+ * write last.safetensors; an interrupt writes it mid-epoch and stops. */
 static int fit_epochs(lt_trainer *t)
 {
     const lt_config_trainer *tr = &t->cfg->trainer;
@@ -798,24 +1060,44 @@ static int fit_epochs(lt_trainer *t)
     t->n_train_losses = 0;
     if (!(t->train_losses = calloc((size_t)(tr->epochs > 0 ? tr->epochs : 1), sizeof *t->train_losses)))
         return lt_set_error("trainer: out of memory");
-    char *last = dup_printf("%s/last.safetensors", t->run_dir);
-    if (!last) return -1;
+    free(t->resume_path);
+    if (!(t->resume_path = dup_printf("%s/last.safetensors", t->run_dir))) return -1;
+    const int64_t n_batches = lt_batcher_n_batches(t->batcher[VIEW_TRAIN]);
     int rc = 0;
     for (int64_t epoch = t->start_epoch; rc == 0 && epoch < tr->epochs; epoch++) {
         const double start = now_seconds();
-        double loss = 0.0;
-        if ((rc = train_epoch(t, epoch, &loss))) break;
+        double loss = 0.0, loss_sum = 0.0;
+        int64_t done = 0;
+        apply_freezing(t, epoch);
+        if ((rc = train_epoch(t, epoch, &loss, &done, &loss_sum))) break;
+        if (done < n_batches) { /* interrupted within the epoch */
+            t->interrupted = true;
+            rc = save_checkpoint_at(t, t->resume_path, epoch, done, loss_sum);
+            break;
+        }
         t->train_losses[t->n_train_losses++] = loss;
         lt_eval_result val = {.main_index = -1};
         const bool validated = validates_after(tr, epoch);
+        bool stop = false;
         if (validated) rc = validate(t, epoch, &val);
+        if (rc == 0 && validated) rc = early_stopping_check(t, &val, &stop);
         if (rc == 0 && !lt_scheduler_per_step(t->sched) && !lt_scheduler_needs_metric(t->sched))
             rc = lt_scheduler_step(t->sched);
-        if (rc == 0) rc = save_checkpoint(t, last, epoch + 1);
+        if (rc == 0) rc = save_checkpoint(t, t->resume_path, epoch + 1);
         if (rc == 0) log_epoch(t, epoch, loss, validated ? &val : NULL, now_seconds() - start);
         lt_eval_result_free(&val);
+        if (rc == 0 && stop) {
+            t->stopped_early = true;
+            break;
+        }
+        if (rc == 0 && epoch + 1 < tr->epochs && stop_requested(t)) {
+            t->interrupted = true;
+            break;
+        }
     }
-    free(last);
+    if (t->interrupted) interrupt_flag = 0;
+    if (rc == 0 && t->interrupted && t->log)
+        fprintf(t->log, "interrupted: training state saved to %s\n", t->resume_path);
     return rc;
 }
 
@@ -824,19 +1106,78 @@ int lt_trainer_fit(lt_trainer *t)
     if (!t->run_dir) return lt_set_error("fit: the trainer was made without a run directory");
     lt_ctx *prev = enter(t);
     if (t->log) fprintf(t->log, "run directory: %s\n", t->run_dir);
+    if (t->log && t->start_epoch > 0)
+        fprintf(t->log, "resuming at epoch %lld%s\n", (long long)t->start_epoch + 1,
+                t->start_step > 0 ? " (within the epoch)" : "");
+    warn_lr_after_unfreeze(t);
+    t->steps = 0;
+    t->interrupted = t->stopped_early = false;
     int rc = fit_epochs(t);
-    if (rc == 0) {
+    if (rc == 0 && t->test_view && !t->interrupted) { /* TestOnTrainEnd */
         lt_eval_result_free(&t->test_result);
-        rc = lt_trainer_evaluate(t, "test", &t->test_result);
+        rc = lt_trainer_evaluate(t, t->test_view, &t->test_result);
         t->has_test_result = rc == 0;
-    }
-    if (rc == 0 && t->log) {
-        for (int i = 0; i < t->test_result.n; i++)
-            fprintf(t->log, "%s%s %.4f", i ? "  " : "", t->test_result.names[i], t->test_result.values[i]);
-        fputc('\n', t->log);
+        if (rc == 0 && t->log) {
+            for (int i = 0; i < t->test_result.n; i++)
+                fprintf(t->log, "%s%s %.4f", i ? "  " : "", t->test_result.names[i], t->test_result.values[i]);
+            fputc('\n', t->log);
+        }
     }
     lt_ctx_use(prev);
     return rc;
+}
+
+bool lt_trainer_interrupted(const lt_trainer *t) { return t->interrupted; }
+
+bool lt_trainer_stopped_early(const lt_trainer *t) { return t->stopped_early; }
+
+const char *lt_trainer_resume_checkpoint(const lt_trainer *t) { return t->resume_path; }
+
+/* The run of <save_directory> with the largest number whose
+ * training_config.yaml is this config's and which has last.safetensors. */
+char *lt_trainer_find_resume(const lt_config *cfg)
+{
+    const char *base = cfg->tracker.save_directory ? cfg->tracker.save_directory : "output";
+    char *yaml = lt_config_to_yaml(cfg);
+    if (!yaml) return NULL;
+    DIR *d = opendir(base);
+    if (!d) {
+        free(yaml);
+        lt_set_error("resume: %s: %s", base, strerror(errno));
+        return NULL;
+    }
+    long best = -1;
+    char *found = NULL;
+    for (struct dirent *e; (e = readdir(d));) {
+        char *end;
+        const long n = strtol(e->d_name, &end, 10);
+        if (end == e->d_name || *end != '-' || n <= best) continue;
+        char *ckpt = dup_printf("%s/%s/last.safetensors", base, e->d_name);
+        char *config = dup_printf("%s/%s/training_config.yaml", base, e->d_name);
+        struct stat st;
+        bool match = ckpt && config && stat(ckpt, &st) == 0;
+        if (match) {
+            FILE *f = fopen(config, "rb");
+            const size_t len = strlen(yaml);
+            char *text = f ? malloc(len + 2) : NULL;
+            match = text && fread(text, 1, len + 1, f) == len && !memcmp(text, yaml, len);
+            free(text);
+            if (f) fclose(f);
+        }
+        if (match) {
+            free(found);
+            found = ckpt;
+            best = n;
+        } else {
+            free(ckpt);
+        }
+        free(config);
+    }
+    closedir(d);
+    free(yaml);
+    if (!found)
+        lt_set_error("resume: no run under '%s' has this config and a last.safetensors; pass --resume CKPT", base);
+    return found;
 }
 
 const char *lt_trainer_run_dir(const lt_trainer *t) { return t->run_dir; }

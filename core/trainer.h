@@ -7,11 +7,13 @@
  *     training_config.yaml           the resolved config
  *     min_val_loss/<model>_loss=0.1234_07.safetensors               top-k by val/loss
  *     best_val_metric/<model>_<node>_<Metric>=0.9500_loss=0.1234_07.safetensors  top-k by main metric
- *     last.safetensors               after every epoch, for resume
+ *     last.safetensors               after every epoch and on an interrupt, for resume
  *
  * A checkpoint holds the model's tensors under their PyTorch names, the
  * optimizer state under "optimizer.", and metadata: epoch, model, config
- * (the resolved YAML) and scheduler (its state as YAML).
+ * (the resolved YAML), scheduler (its state as YAML), step and loss_sum
+ * (batches of the next epoch already trained, and their summed loss: non-zero
+ * only after an interrupt) and early_stopping ("min|max best wait", or empty).
  *
  *   lt_trainer *t = lt_trainer_new(cfg, &(lt_trainer_options){.registry = reg, .log = stdout});
  *   if (!t || lt_trainer_fit(t)) fprintf(stderr, "%s\n", lt_last_error());
@@ -32,6 +34,10 @@ typedef struct lt_trainer_options {
     const char *weights;         /* checkpoint to start from; NULL: model.weights */
     bool no_run_dir;             /* evaluation only: create no run directory */
     FILE *log;                   /* one line per epoch; NULL: silent */
+    bool resume;                 /* weights is a resume checkpoint: also load the optimizer,
+                                    scheduler, epoch and step (as trainer.resume_training) */
+    int64_t stop_after_steps;    /* test hook: act as if interrupted after this many training
+                                    batches of lt_trainer_fit (0: never) */
 } lt_trainer_options;
 
 typedef struct lt_trainer lt_trainer;
@@ -43,8 +49,43 @@ lt_trainer *lt_trainer_new(const lt_config *cfg, const lt_trainer_options *o);
 void lt_trainer_free(lt_trainer *t);
 
 /* Trains trainer.epochs epochs (from the resumed epoch), validating every
- * validation_interval epochs and after the last, then tests. 0 or -1. */
+ * validation_interval epochs and after the last, then tests on
+ * TestOnTrainEnd's view when that callback is active (smart_cfg_auto_populate
+ * adds it). 0 or -1.
+ *
+ * Callbacks acted on: EarlyStopping {monitor: val/loss, mode: min|max,
+ * patience: 3, min_delta: 0, verbose: false} (Lightning's rule, checked after
+ * each validation; monitor is any validation result name, e.g.
+ * "val/metric/<node>/<metric>"), TestOnTrainEnd {view: test}.
+ * Freezing: a node with freezing.active gets no updates before epoch
+ * unfreeze_after (int, or float fraction of epochs; absent: never);
+ * lr_after_unfreeze is not applied (one param group) and is warned about.
+ *
+ * Interrupts: when lt_trainer_request_stop was called (SIGINT/SIGTERM after
+ * lt_trainer_handle_signals), the current step (up to the next optimizer
+ * step under gradient accumulation) finishes, last.safetensors is written
+ * with the epoch and the batches done in it, and fit returns 0 with
+ * lt_trainer_interrupted() true and no test. Resuming from it (options.resume)
+ * skips those batches; the batch order depends only on (seed, epoch) and the
+ * dropout masks on (seed, epoch, batch), so the resumed run ends with the
+ * same weights bit for bit as an uninterrupted one (same thread count). */
 int lt_trainer_fit(lt_trainer *t);
+
+/* Installs SIGINT/SIGTERM handlers calling lt_trainer_request_stop; a second
+ * signal gets the default action (ends the process). */
+void lt_trainer_handle_signals(void);
+/* Asks every running fit to stop cleanly (async-signal-safe). */
+void lt_trainer_request_stop(int signal_number);
+/* Whether the last fit stopped on an interrupt / on EarlyStopping. */
+bool lt_trainer_interrupted(const lt_trainer *t);
+bool lt_trainer_stopped_early(const lt_trainer *t);
+/* <run>/last.safetensors (written after every epoch and on interrupt), or
+ * NULL before fit. */
+const char *lt_trainer_resume_checkpoint(const lt_trainer *t);
+/* The newest run under tracker.save_directory with this config's
+ * training_config.yaml and a last.safetensors: its path (malloc'd), or NULL
+ * with an error. */
+char *lt_trainer_find_resume(const lt_config *cfg);
 
 /* Results of one evaluation: "<view>/loss" first, then
  * "<view>/metric/<node>/<metric>" for every scalar a metric computes. */

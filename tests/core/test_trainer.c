@@ -10,8 +10,11 @@
 #include "tasks.h"
 #include "trainer.h"
 
+#include <ltrain/safetensors.h>
+
 #include <check.h>
 #include <dirent.h>
+#include <signal.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -220,6 +223,256 @@ START_TEST(test_deterministic_with_accumulation_and_clipping)
 }
 END_TEST
 
+/* ------------------------------------------- callbacks, freezing, resume */
+
+/* The tiny config, smaller (4 batches of 8, accumulate 2: with
+ * smart_cfg_auto_populate off, which would set it to 64 / batch_size and add
+ * TestOnTrainEnd), plus YAML for the trainer section (`trainer_yaml`,
+ * indented by 2; default: callbacks [TestOnTrainEnd]) and the
+ * predefined_model (`model_params`, indented by 4). */
+static lt_config *small_config(const char *trainer_yaml, const char *model_params, const char *const *extra,
+                               int n_extra)
+{
+    char yaml[4096];
+    snprintf(yaml, sizeof yaml,
+             "model:\n  name: small\n  predefined_model:\n    name: ClassificationModel\n    variant: light\n"
+             "    include_visualizers: false\n%s"
+             "loader:\n  params:\n    dataset_type: generated\n    image_size: 16\n    n_classes: 3\n"
+             "    n_train: 32\n    n_val: 16\n    n_test: 16\n"
+             "trainer:\n  preprocessing:\n    train_image_size: [16, 16]\n    keep_aspect_ratio: false\n"
+             "  seed: 5\n  smart_cfg_auto_populate: false\n  batch_size: 8\n  accumulate_grad_batches: 2\n"
+             "  epochs: 2\n  n_workers: 0\n"
+             "  validation_interval: 1\n  save_top_k: 1\n"
+             "  optimizer:\n    name: Adam\n    params: {lr: 0.003}\n%s",
+             model_params ? model_params : "",
+             trainer_yaml ? trainer_yaml : "  callbacks:\n    - name: TestOnTrainEnd\n");
+    const char *overrides[16] = {"tracker.save_directory", out_dir};
+    int n = 2;
+    for (int i = 0; i < n_extra; i++) overrides[n++] = extra[i];
+    lt_config *c = lt_config_parse(yaml, "small.yaml", overrides, n);
+    ck_assert_msg(c != NULL, "config: %s", lt_last_error());
+    return c;
+}
+
+static lt_trainer *fit(const lt_config *c, const lt_trainer_options *o)
+{
+    lt_trainer_options opts = *o;
+    opts.registry = reg;
+    lt_trainer *t = lt_trainer_new(c, &opts);
+    ck_assert_msg(t != NULL, "trainer: %s", lt_last_error());
+    ck_assert_msg(lt_trainer_fit(t) == 0, "fit: %s", lt_last_error());
+    return t;
+}
+
+static int n_epochs_trained(const lt_trainer *t)
+{
+    int n = 0;
+    lt_trainer_train_losses(t, &n);
+    return n;
+}
+
+START_TEST(test_early_stopping)
+{
+    /* min_delta 1000: only the first validation improves, so patience 2
+     * stops after epoch 3 of 6. */
+    lt_config *c = small_config("  callbacks:\n    - name: EarlyStopping\n"
+                                "      params: {monitor: val/loss, mode: min, patience: 2, min_delta: 1000}\n"
+                                "    - name: TestOnTrainEnd\n",
+                                NULL, (const char *const[]){"trainer.epochs", "6"}, 2);
+    lt_trainer *t = fit(c, &(lt_trainer_options){0});
+    ck_assert_int_eq(n_epochs_trained(t), 3);
+    ck_assert(lt_trainer_stopped_early(t));
+    ck_assert_ptr_nonnull(lt_trainer_test_result(t)); /* TestOnTrainEnd still tests */
+    lt_trainer_free(t);
+    lt_config_free(c);
+
+    /* mode max on a real improvement rule: 6 epochs or fewer, never an error. */
+    c = small_config("  callbacks:\n    - name: EarlyStopping\n      params: {monitor: val/loss, mode: max, "
+                     "patience: 1}\n    - name: TestOnTrainEnd\n      active: false\n",
+                     NULL, NULL, 0);
+    t = fit(c, &(lt_trainer_options){0});
+    ck_assert_int_le(n_epochs_trained(t), 2);
+    ck_assert_ptr_null(lt_trainer_test_result(t)); /* TestOnTrainEnd inactive: no test */
+    lt_trainer_free(t);
+    lt_config_free(c);
+
+    /* An unknown monitor fails at the first validation, naming the results. */
+    c = small_config("  callbacks:\n    - name: EarlyStopping\n      params: {monitor: val/acc}\n", NULL, NULL, 0);
+    t = lt_trainer_new(c, &(lt_trainer_options){.registry = reg});
+    ck_assert_ptr_nonnull(t);
+    ck_assert_int_eq(lt_trainer_fit(t), -1);
+    ck_assert_msg(strstr(lt_last_error(), "'val/acc'") && strstr(lt_last_error(), "val/loss"), "%s",
+                  lt_last_error());
+    lt_trainer_free(t);
+    lt_config_free(c);
+
+    c = small_config("  callbacks:\n    - name: EarlyStopping\n      params: {mode: maximum}\n", NULL, NULL, 0);
+    ck_assert_ptr_null(lt_trainer_new(c, &(lt_trainer_options){.registry = reg}));
+    ck_assert_msg(strstr(lt_last_error(), "mode") && strstr(lt_last_error(), "maximum"), "%s", lt_last_error());
+    lt_config_free(c);
+    c = small_config("  callbacks:\n    - name: EarlyStopping\n      params: {patiense: 2}\n", NULL, NULL, 0);
+    ck_assert_ptr_null(lt_trainer_new(c, &(lt_trainer_options){.registry = reg}));
+    ck_assert_msg(strstr(lt_last_error(), "patiense"), "%s", lt_last_error());
+    lt_config_free(c);
+}
+END_TEST
+
+/* Every tensor of two checkpoints whose name starts with `prefix`: equal
+ * bytes (expect_equal) or at least one differing. */
+static void compare_checkpoints(const char *a_path, const char *b_path, const char *prefix, bool expect_equal)
+{
+    lt_safetensors *a = lt_safetensors_load(a_path), *b = lt_safetensors_load(b_path);
+    ck_assert_msg(a && b, "load: %s", lt_last_error());
+    if (!*prefix) ck_assert_uint_eq(lt_safetensors_count(a), lt_safetensors_count(b));
+    int compared = 0, differing = 0;
+    for (size_t i = 0; i < lt_safetensors_count(a); i++) {
+        const lt_tensor *x = lt_safetensors_at(a, i);
+        if (strncmp(x->name, prefix, strlen(prefix)) != 0) continue;
+        const lt_tensor *y = lt_safetensors_find(b, x->name);
+        ck_assert_msg(y != NULL, "%s is in %s but not in %s", x->name, a_path, b_path);
+        ck_assert_int_eq(x->numel, y->numel);
+        compared++;
+        const bool same = !memcmp(x->data, y->data, (size_t)x->numel * lt_dtype_size(x->dtype));
+        if (!same) differing++;
+        if (expect_equal) ck_assert_msg(same, "%s differs between %s and %s", x->name, a_path, b_path);
+    }
+    ck_assert_msg(compared > 0, "no tensor named %s*", prefix);
+    if (!expect_equal) ck_assert_msg(differing > 0, "every %s* tensor is the same", prefix);
+    lt_safetensors_free(a);
+    lt_safetensors_free(b);
+}
+
+static char *last_of(const lt_trainer *t)
+{
+    char *s = strdup(lt_trainer_resume_checkpoint(t));
+    ck_assert_ptr_nonnull(s);
+    return s;
+}
+
+START_TEST(test_freezing)
+{
+    /* One epoch with the backbone frozen (unfreeze_after 1) at two learning
+     * rates: the backbone keeps its initial weights in both, the head does
+     * not; without freezing the backbone trains. */
+    static const char frozen[] = "    params:\n      backbone_params:\n        freezing: {unfreeze_after: 1}\n";
+    const char *const lr_high[] = {"trainer.optimizer.params.lr", "0.03", "trainer.epochs", "1"};
+    const char *const lr_low[] = {"trainer.epochs", "1"};
+    lt_config *c1 = small_config(NULL, frozen, lr_high, 4), *c2 = small_config(NULL, frozen, lr_low, 2);
+    lt_config *c3 = small_config(NULL, NULL, lr_low, 2);
+    ck_assert(c1->model.node_info[0].freezing.active);
+    const char *backbone = c1->model.nodes[0].alias ? c1->model.nodes[0].alias : c1->model.nodes[0].name;
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s.", backbone);
+    lt_trainer *t1 = fit(c1, &(lt_trainer_options){0}), *t2 = fit(c2, &(lt_trainer_options){0});
+    lt_trainer *t3 = fit(c3, &(lt_trainer_options){0});
+    char *p1 = last_of(t1), *p2 = last_of(t2), *p3 = last_of(t3);
+    compare_checkpoints(p1, p2, prefix, true);
+    compare_checkpoints(p1, p2, "ClassificationHead.", false);
+    compare_checkpoints(p2, p3, prefix, false);
+    free(p1);
+    free(p2);
+    free(p3);
+    lt_trainer_free(t1);
+    lt_trainer_free(t2);
+    lt_trainer_free(t3);
+    lt_config_free(c1);
+    lt_config_free(c2);
+    lt_config_free(c3);
+
+    /* A fraction: 0.5 of 2 epochs unfreezes at epoch 1 (int(0.5 * 2)). */
+    lt_config *c = small_config(NULL, "    params:\n      backbone_params:\n        freezing: {unfreeze_after: 0.5}\n",
+                                NULL, 0);
+    ck_assert(c->model.node_info[0].freezing.unfreeze_is_fraction);
+    lt_trainer *t = fit(c, &(lt_trainer_options){0});
+    ck_assert_int_eq(n_epochs_trained(t), 2);
+    lt_trainer_free(t);
+    lt_config_free(c);
+}
+END_TEST
+
+/* An interrupted run resumed (twice: at an epoch boundary and within an
+ * epoch) ends with the same weights, optimizer state and test metrics, bit
+ * for bit, as an uninterrupted one: batch order and dropout restart from
+ * (seed, epoch) and the skipped batches are the ones already trained. */
+START_TEST(test_interrupt_and_resume)
+{
+    lt_config *c = small_config(NULL, NULL, NULL, 0);
+    lt_trainer *full = fit(c, &(lt_trainer_options){0});
+    ck_assert(!lt_trainer_interrupted(full));
+
+    lt_trainer *a = fit(c, &(lt_trainer_options){.stop_after_steps = 4}); /* all 4 batches of epoch 1 */
+    ck_assert(lt_trainer_interrupted(a));
+    ck_assert_int_eq(n_epochs_trained(a), 1);
+    ck_assert_ptr_null(lt_trainer_test_result(a)); /* no test on an interrupt */
+    char *ckpt_a = last_of(a);
+    lt_trainer *b = fit(c, &(lt_trainer_options){.weights = ckpt_a, .resume = true, .stop_after_steps = 2});
+    ck_assert(lt_trainer_interrupted(b)); /* halfway through epoch 2 */
+    ck_assert_int_eq(n_epochs_trained(b), 0);
+    char *ckpt_b = last_of(b);
+    lt_safetensors *f = lt_safetensors_load(ckpt_b);
+    ck_assert_ptr_nonnull(f);
+    ck_assert_str_eq(lt_safetensors_meta(f, "epoch"), "1");
+    ck_assert_str_eq(lt_safetensors_meta(f, "step"), "2");
+    lt_safetensors_free(f);
+    lt_trainer *done = fit(c, &(lt_trainer_options){.weights = ckpt_b, .resume = true});
+    ck_assert(!lt_trainer_interrupted(done));
+
+    char *p_full = last_of(full), *p_done = last_of(done);
+    compare_checkpoints(p_full, p_done, "", true);
+    int n_full = 0, n_done = 0;
+    const double *l_full = lt_trainer_train_losses(full, &n_full), *l_done = lt_trainer_train_losses(done, &n_done);
+    ck_assert_int_eq(n_full, 2);
+    ck_assert_int_eq(n_done, 1);
+    ck_assert_msg(l_done[0] == l_full[1], "epoch 2 loss %.17g resumed vs %.17g", l_done[0], l_full[1]);
+    const lt_eval_result *r_full = lt_trainer_test_result(full), *r_done = lt_trainer_test_result(done);
+    ck_assert(r_full && r_done);
+    ck_assert_int_eq(r_full->n, r_done->n);
+    for (int i = 0; i < r_full->n; i++)
+        ck_assert_msg(r_full->values[i] == r_done->values[i], "%s: %.17g vs %.17g", r_full->names[i],
+                      r_full->values[i], r_done->values[i]);
+
+    /* The newest run of this config is the finished one; nothing to resume there. */
+    char *found = lt_trainer_find_resume(c);
+    ck_assert_ptr_nonnull(found);
+    ck_assert_str_eq(found, p_done);
+    ck_assert_ptr_null(lt_trainer_new(c, &(lt_trainer_options){.registry = reg, .weights = found, .resume = true}));
+    ck_assert_msg(strstr(lt_last_error(), "nothing to resume"), "%s", lt_last_error());
+    free(found);
+
+    free(p_full);
+    free(p_done);
+    free(ckpt_a);
+    free(ckpt_b);
+    lt_trainer_free(full);
+    lt_trainer_free(a);
+    lt_trainer_free(b);
+    lt_trainer_free(done);
+    lt_config_free(c);
+}
+END_TEST
+
+/* SIGINT with the handlers installed stops at the first optimizer step. */
+START_TEST(test_sigint_stops_cleanly)
+{
+    lt_config *c = small_config(NULL, NULL, NULL, 0);
+    lt_trainer *t = lt_trainer_new(c, &(lt_trainer_options){.registry = reg});
+    ck_assert_ptr_nonnull(t);
+    lt_trainer_handle_signals();
+    ck_assert_int_eq(raise(SIGINT), 0);
+    signal(SIGINT, SIG_DFL);
+    ck_assert_int_eq(lt_trainer_fit(t), 0);
+    ck_assert(lt_trainer_interrupted(t));
+    ck_assert_int_eq(n_epochs_trained(t), 0);
+    lt_safetensors *f = lt_safetensors_load(lt_trainer_resume_checkpoint(t));
+    ck_assert_ptr_nonnull(f);
+    ck_assert_str_eq(lt_safetensors_meta(f, "epoch"), "0");
+    ck_assert_str_eq(lt_safetensors_meta(f, "step"), "2"); /* accumulate_grad_batches 2 */
+    lt_safetensors_free(f);
+    lt_trainer_free(t);
+    lt_config_free(c);
+}
+END_TEST
+
 static void expect_failure(const char *const *extra, int n, const char *needle)
 {
     const char *overrides[16] = {"tracker.save_directory", out_dir};
@@ -257,6 +510,10 @@ int main(void)
     tcase_add_test(tc, test_fit_run_dir_and_reload);
     tcase_add_test(tc, test_deterministic_with_accumulation_and_clipping);
     tcase_add_test(tc, test_bad_configs);
+    tcase_add_test(tc, test_early_stopping);
+    tcase_add_test(tc, test_freezing);
+    tcase_add_test(tc, test_interrupt_and_resume);
+    tcase_add_test(tc, test_sigint_stops_cleanly);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -1,0 +1,243 @@
+/* `ltrain infer`: a model's predictions drawn on image files by the
+ * visualizers attached to its nodes. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+
+#include <ltrain/autograd.h>
+
+#include "cli.h"
+#include "visualize.h"
+
+enum { MAX_PATHS = 64 };
+
+typedef struct infer_args {
+    const char *config, *weights, *source, *save_dir;
+    const char *plugin_paths[MAX_PATHS];
+    int n_plugin_paths;
+    const char **overrides; /* key, value, ... (argv pointers) */
+    int n_overrides;
+} infer_args;
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, "ltrain infer: ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nRun 'ltrain infer --help' for usage.\n");
+    return LT_EXIT_USAGE;
+}
+
+/* -1: help printed; LT_EXIT_USAGE on a bad command line; 0 otherwise. */
+static int parse_args(int argc, char **argv, infer_args *a)
+{
+    if (!(a->overrides = calloc((size_t)argc, sizeof *a->overrides))) return usage_error("%s", "out of memory");
+    for (int i = 1; i < argc; i++) {
+        const char *s = argv[i];
+        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
+            lt_cmd_infer_usage(stdout);
+            return -1;
+        }
+        const char **slot = !strcmp(s, "--config") || !strcmp(s, "-c") ? &a->config
+                            : !strcmp(s, "--weights")                    ? &a->weights
+                            : !strcmp(s, "--source-path")                ? &a->source
+                            : !strcmp(s, "--save-dir")                   ? &a->save_dir
+                            : !strcmp(s, "--plugin-path")                ? &a->plugin_paths[a->n_plugin_paths]
+                                                                         : NULL;
+        if (slot) {
+            if (i + 1 >= argc) return usage_error("option '%s' needs a value", s);
+            if (!strcmp(s, "--plugin-path") && a->n_plugin_paths++ == MAX_PATHS)
+                return usage_error("too many %s options", s);
+            *slot = argv[++i];
+        } else if (s[0] == '-' && s[1] == '-') {
+            return usage_error("unknown option '%s'", s);
+        } else {
+            a->overrides[a->n_overrides++] = s;
+        }
+    }
+    if (!a->config) return usage_error("%s", "--config FILE is required");
+    if (!a->source) return usage_error("%s", "--source-path IMAGE_OR_DIR is required");
+    if (!a->save_dir) return usage_error("%s", "--save-dir DIR is required");
+    if (a->n_overrides % 2)
+        return usage_error("override '%s' has no value (overrides are KEY VALUE pairs)",
+                           a->overrides[a->n_overrides - 1]);
+    return 0;
+}
+
+/* ------------------------------------------------------------- sources */
+
+typedef struct path_list {
+    int n;
+    char **items;
+} path_list;
+
+static void path_list_free(path_list *l)
+{
+    for (int i = 0; i < l->n; i++) free(l->items[i]);
+    free(l->items);
+}
+
+static int path_list_add(path_list *l, const char *dir, const char *name)
+{
+    char **grown = realloc(l->items, ((size_t)l->n + 1) * sizeof *grown);
+    if (!grown) return lt_set_error("infer: out of memory");
+    l->items = grown;
+    const size_t size = strlen(dir) + strlen(name) + 2;
+    if (!(l->items[l->n] = malloc(size))) return lt_set_error("infer: out of memory");
+    snprintf(l->items[l->n++], size, "%s%s%s", dir, *dir ? "/" : "", name);
+    return 0;
+}
+
+static bool is_image_name(const char *name)
+{
+    const char *dot = strrchr(name, '.');
+    return dot && (!strcasecmp(dot, ".png") || !strcasecmp(dot, ".jpg") || !strcasecmp(dot, ".jpeg"));
+}
+
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* The source file, or every image of the source folder in name order. */
+static int list_sources(const char *source, path_list *out)
+{
+    struct stat st;
+    if (stat(source, &st) != 0) return lt_set_error("%s: no such file or directory", source);
+    if (!S_ISDIR(st.st_mode)) return path_list_add(out, "", source);
+    DIR *d = opendir(source);
+    if (!d) return lt_set_error("%s: cannot open the directory", source);
+    int rc = 0;
+    for (struct dirent *e; rc == 0 && (e = readdir(d));)
+        if (e->d_name[0] != '.' && is_image_name(e->d_name)) rc = path_list_add(out, source, e->d_name);
+    closedir(d);
+    if (rc) return rc;
+    if (out->n == 0) return lt_set_error("%s: no .png, .jpg or .jpeg images in this directory", source);
+    qsort(out->items, (size_t)out->n, sizeof *out->items, by_name);
+    return 0;
+}
+
+/* ---------------------------------------------------------------- run */
+
+/* Decodes and preprocesses sources[*next...] into buf (up to `batch`
+ * images of `per_image` floats), reporting and skipping unreadable files.
+ * Returns the images read. */
+static int64_t read_batch(const lt_vis_model *vm, const path_list *src, int *next, float *buf, int64_t batch,
+                          int64_t per_image, int *n_bad)
+{
+    const uint64_t seed = vm->cfg->trainer.has_seed ? (uint64_t)vm->cfg->trainer.seed : 0;
+    int64_t n = 0;
+    while (n < batch && *next < src->n) {
+        const int i = (*next)++;
+        lt_sample s = {.cls = -1};
+        lt_rng rng;
+        lt_sample_rng(&rng, seed, 0, i);
+        if (lt_image_load(src->items[i], &s.image) ||
+            lt_preprocess_apply(&vm->pp, LT_STAGE_TEST, &rng, &s, buf + n * per_image)) {
+            fprintf(stderr, "ltrain infer: skipping %s\n", lt_last_error());
+            (*n_bad)++;
+        } else {
+            n++;
+        }
+        lt_sample_free(&s);
+    }
+    return n;
+}
+
+/* One batch: forward, visualizers, the written paths printed. */
+static int infer_batch(lt_vis_model *vm, const float *buf, int64_t n, const char *save_dir, int index, int *written)
+{
+    const int64_t shape[4] = {n, lt_preprocess_channels(&vm->pp), vm->pp.height, vm->pp.width};
+    lt_tensor *images = lt_tensor_new(LT_F32, 4, shape);
+    if (!images) return -1;
+    memcpy(lt_f32(images), buf, (size_t)images->numel * sizeof(float));
+    lt_vis_paths out = {0};
+    const int rc = lt_model_forward(vm->model, images, LT_MODE_EVAL) ||
+                   lt_visualize_batch(vm->model, &vm->pp, images, NULL, save_dir, index, &out);
+    for (int i = 0; i < out.n; i++) puts(out.paths[i]);
+    *written += out.n;
+    lt_vis_paths_free(&out);
+    lt_ctx_reset(vm->ctx);
+    lt_tensor_free(images);
+    return rc ? -1 : 0;
+}
+
+static int infer_all(lt_vis_model *vm, const path_list *src, const char *save_dir, int *n_bad)
+{
+    const int64_t batch = vm->cfg->trainer.batch_size > 0 ? vm->cfg->trainer.batch_size : 1;
+    const int64_t per_image = (int64_t)lt_preprocess_channels(&vm->pp) * vm->pp.height * vm->pp.width;
+    float *buf = malloc((size_t)(batch * per_image) * sizeof *buf);
+    if (!buf) return lt_set_error("infer: out of memory");
+    int rc = lt_vis_mkdir_p(save_dir), next = 0, index = 0, written = 0;
+    const bool grad = lt_set_grad_enabled(false);
+    while (rc == 0 && next < src->n) {
+        const int64_t n = read_batch(vm, src, &next, buf, batch, per_image, n_bad);
+        if (n > 0) rc = infer_batch(vm, buf, n, save_dir, index++, &written);
+    }
+    lt_set_grad_enabled(grad);
+    free(buf);
+    if (rc == 0 && written == 0 && *n_bad < src->n)
+        fprintf(stderr, "ltrain infer: the model has no visualizers: nothing was drawn\n");
+    return rc;
+}
+
+int lt_cmd_infer(int argc, char **argv)
+{
+    infer_args a = {0};
+    int rc = parse_args(argc, argv, &a);
+    if (rc) {
+        free(a.overrides);
+        return rc < 0 ? LT_EXIT_OK : rc;
+    }
+    lt_config *cfg = lt_config_load(a.config, a.overrides, a.n_overrides);
+    free(a.overrides);
+    if (!cfg) {
+        fprintf(stderr, "ltrain infer: %s\n", lt_last_error());
+        return LT_EXIT_FAILURE;
+    }
+    for (int i = 0; i < cfg->n_warnings; i++) fprintf(stderr, "ltrain: warning: %s\n", cfg->warnings[i]);
+    path_list src = {0};
+    lt_cli_plugins plugins;
+    lt_vis_model vm = {0};
+    int n_bad = 0;
+    rc = LT_EXIT_FAILURE;
+    if (list_sources(a.source, &src) == 0 &&
+        lt_cli_load_plugins(&plugins, a.plugin_paths, a.n_plugin_paths, NULL, 0) == 0) {
+        lt_cli_print_load_problems(&plugins, stderr);
+        if (lt_vis_model_open(&vm, cfg, plugins.registry, a.weights) == 0 &&
+            infer_all(&vm, &src, a.save_dir, &n_bad) == 0)
+            rc = n_bad ? LT_EXIT_FAILURE : LT_EXIT_OK;
+        else
+            fprintf(stderr, "ltrain infer: %s\n", lt_last_error());
+        lt_vis_model_close(&vm);
+        lt_cli_plugins_free(&plugins);
+    } else {
+        fprintf(stderr, "ltrain infer: %s\n", lt_last_error());
+    }
+    if (n_bad) fprintf(stderr, "ltrain infer: %d of %d images could not be read\n", n_bad, src.n);
+    path_list_free(&src);
+    lt_config_free(cfg);
+    return rc;
+}
+
+void lt_cmd_infer_usage(FILE *out)
+{
+    fprintf(out,
+            "Usage: ltrain infer --config FILE --source-path IMAGE_OR_DIR --save-dir DIR\n"
+            "                    [--weights CKPT] [--plugin-path DIR]... [KEY VALUE]...\n"
+            "\n"
+            "Runs the model in eval mode on image files (PNG or JPEG; a directory: every\n"
+            "image in it, in name order), preprocessed as for the test stage, and draws\n"
+            "the predictions with every visualizer attached to its nodes. Writes one grid\n"
+            "per batch of trainer.batch_size images and visualizer:\n"
+            "DIR/<node>/<visualizer>_<batch>.png, and prints each file written. An image\n"
+            "that cannot be read is reported with its path and skipped; the exit status is\n"
+            "then 1.\n"
+            "\n"
+            "Options:\n"
+            "  -c, --config FILE         the config (YAML)\n"
+            "  --source-path PATH        an image file or a directory of images\n"
+            "  --save-dir DIR            where the pictures go (created)\n"
+            "  --weights CKPT            weights (.safetensors; default: model.weights)\n"
+            "  --plugin-path DIR         also load plugins from DIR (repeatable)\n"
+            "  KEY VALUE                 config overrides, e.g. trainer.batch_size 8\n"
+            "  -h, --help                this help\n");
+}

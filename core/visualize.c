@@ -1,0 +1,273 @@
+/* Pictures of predictions (core/visualize.h). */
+#include "visualize.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <ltrain/autograd.h>
+#include <ltrain/draw.h>
+#include <ltrain/safetensors.h>
+
+#include "modules.h"
+
+enum { PAIR_GAP = 4, GRID_MARGIN = 4, PATH_SIZE = 4096 };
+
+static const lt_rgb GRID_BACKGROUND = {32, 32, 32};
+
+void lt_vis_paths_free(lt_vis_paths *p)
+{
+    if (!p) return;
+    for (int i = 0; i < p->n; i++) free(p->paths[i]);
+    free(p->paths);
+    *p = (lt_vis_paths){0};
+}
+
+static int paths_add(lt_vis_paths *p, const char *path)
+{
+    char **grown = realloc(p->paths, ((size_t)p->n + 1) * sizeof *grown);
+    if (!grown) return lt_set_error("visualize: out of memory");
+    p->paths = grown;
+    if (!(p->paths[p->n] = strdup(path))) return lt_set_error("visualize: out of memory");
+    p->n++;
+    return 0;
+}
+
+int lt_vis_mkdir_p(const char *path)
+{
+    char buf[PATH_SIZE];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return lt_set_error("%s: path too long", path);
+    for (char *s = buf + 1;; s++) {
+        const char c = *s;
+        if (c != '/' && c != '\0') continue;
+        *s = '\0';
+        if (mkdir(buf, 0777) != 0 && errno != EEXIST)
+            return lt_set_error("%s: cannot create: %s", buf, strerror(errno));
+        *s = c;
+        if (c == '\0') break;
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------- canvases */
+
+static int enlargement(int h, int w)
+{
+    const int side = h < w ? h : w;
+    return side >= LT_VIS_MIN_CANVAS || side <= 0 ? 1 : (LT_VIS_MIN_CANVAS + side - 1) / side;
+}
+
+lt_tensor *lt_vis_canvases(const lt_preprocess *pp, const lt_tensor *images)
+{
+    const int C = lt_preprocess_channels(pp);
+    if (!images || images->dtype != LT_F32 || images->ndim != 4 || images->shape[1] != C ||
+        images->shape[2] != pp->height || images->shape[3] != pp->width) {
+        char s[64];
+        lt_set_error("visualize: images %s must be float32 [B,%d,%d,%d] (the preprocessing's output)",
+                     images ? lt_shape_str(images, s, sizeof s) : "(null)", C, pp->height, pp->width);
+        return NULL;
+    }
+    const int64_t B = images->shape[0], H = pp->height, W = pp->width;
+    const int s = enlargement(pp->height, pp->width);
+    lt_tensor *canvas = lt_tensor_new(LT_U8, 4, (const int64_t[]){B, 3, H * s, W * s});
+    uint8_t *rgb = malloc((size_t)(H * W * 3));
+    if (!canvas || !rgb) {
+        lt_tensor_free(canvas);
+        free(rgb);
+        lt_set_error("visualize: out of memory");
+        return NULL;
+    }
+    const int64_t plane = H * s * W * s;
+    for (int64_t b = 0; b < B; b++) {
+        lt_preprocess_to_rgb(pp, lt_f32(images) + b * C * H * W, rgb);
+        uint8_t *dst = lt_u8(canvas) + b * 3 * plane;
+        for (int64_t y = 0; y < H * s; y++)
+            for (int64_t x = 0; x < W * s; x++)
+                for (int c = 0; c < 3; c++) dst[c * plane + y * W * s + x] = rgb[((y / s) * W + x / s) * 3 + c];
+    }
+    free(rgb);
+    return canvas;
+}
+
+/* Target and prediction of each image side by side: uint8 [B,3,H,2W+gap]. */
+static lt_tensor *side_by_side(const lt_tensor *target, const lt_tensor *pred)
+{
+    const int64_t B = pred->shape[0], H = pred->shape[2], W = pred->shape[3], OW = 2 * W + PAIR_GAP;
+    lt_tensor *out = lt_tensor_new(LT_U8, 4, (const int64_t[]){B, 3, H, OW});
+    if (!out) {
+        lt_set_error("visualize: out of memory");
+        return NULL;
+    }
+    memset(lt_u8(out), GRID_BACKGROUND.r, (size_t)(B * 3 * H * OW));
+    for (int64_t bc = 0; bc < B * 3; bc++)
+        for (int64_t y = 0; y < H; y++) {
+            uint8_t *row = lt_u8(out) + (bc * H + y) * OW;
+            memcpy(row, lt_u8(target) + (bc * H + y) * W, (size_t)W);
+            memcpy(row + W + PAIR_GAP, lt_u8(pred) + (bc * H + y) * W, (size_t)W);
+        }
+    return out;
+}
+
+static int save_grid(const lt_tensor *images, const char *path)
+{
+    lt_tensor *grid = lt_draw_grid(images, 0, GRID_MARGIN, GRID_BACKGROUND);
+    if (!grid) return -1;
+    const int rc = lt_image_save_png(path, lt_u8(grid), (int)grid->shape[0], (int)grid->shape[1], 3);
+    lt_tensor_free(grid);
+    return rc;
+}
+
+/* One visualizer on fresh canvases; writes its picture to path. */
+static int visualize_one(lt_attached *a, const lt_tensor *canvas, const lt_packet *packet, const lt_labels *labels,
+                         const char *path)
+{
+    const size_t bytes = (size_t)canvas->numel;
+    lt_tensor *pred = lt_tensor_new(LT_U8, 4, canvas->shape);
+    lt_tensor *target = lt_tensor_new(LT_U8, 4, canvas->shape); /* drawn on only when there is a target */
+    lt_tensor *pair = NULL;
+    int rc = -1;
+    if (!pred || !target) {
+        lt_set_error("visualize: out of memory");
+        goto done;
+    }
+    memcpy(lt_u8(pred), lt_u8(canvas), bytes);
+    memcpy(lt_u8(target), lt_u8(canvas), bytes);
+    const int kind = lt_attached_visualize(a, pred, target, packet, labels);
+    if (kind == LT_VIS_PAIR) {
+        if ((pair = side_by_side(target, pred))) rc = save_grid(pair, path);
+    } else if (kind == LT_VIS_PREDICTION) {
+        rc = save_grid(pred, path);
+    } else if (kind != LT_VIS_ERROR) {
+        lt_set_error("%s: returned %d, expected LT_VIS_PREDICTION (1) or LT_VIS_PAIR (2)", lt_attached_identifier(a),
+                     kind);
+    }
+done:
+    lt_tensor_free(pred);
+    lt_tensor_free(target);
+    lt_tensor_free(pair);
+    return rc;
+}
+
+int lt_visualize_batch(lt_model *m, const lt_preprocess *pp, const lt_tensor *images, const lt_labels *labels,
+                       const char *dir, int index, lt_vis_paths *out)
+{
+    lt_tensor *canvas = lt_vis_canvases(pp, images);
+    if (!canvas) return -1;
+    int rc = 0;
+    for (int i = 0; rc == 0 && i < lt_model_n_nodes(m); i++) {
+        const int n = lt_model_n_attached(m, i, LT_DESC_VISUALIZER);
+        if (n == 0) continue;
+        const char *node = lt_model_node_identifier(m, i);
+        const lt_packet *packet = lt_model_packet(m, i);
+        char path[PATH_SIZE];
+        if (!packet) {
+            rc = lt_set_error("visualize: node '%s' has no output (run a forward first)", node);
+            break;
+        }
+        snprintf(path, sizeof path, "%s/%s", dir, node);
+        if ((rc = lt_vis_mkdir_p(path))) break;
+        for (int k = 0; rc == 0 && k < n; k++) {
+            lt_attached *a = lt_model_attached(m, i, LT_DESC_VISUALIZER, k);
+            if (snprintf(path, sizeof path, "%s/%s/%s_%d.png", dir, node, lt_attached_identifier(a), index) >=
+                (int)sizeof path) {
+                rc = lt_set_error("%s: path too long", dir);
+                break;
+            }
+            rc = visualize_one(a, canvas, packet, labels, path);
+            if (rc) {
+                char why[1024]; /* lt_last_error() is overwritten by lt_set_error */
+                snprintf(why, sizeof why, "%s", lt_last_error());
+                lt_set_error("node '%s', visualizer '%s': %s", node, lt_attached_identifier(a), why);
+                break;
+            }
+            rc = paths_add(out, path);
+        }
+    }
+    lt_tensor_free(canvas);
+    return rc;
+}
+
+/* ----------------------------------------------------------------- model */
+
+lt_dataset *lt_vis_open_dataset(const lt_config *cfg, const char *view)
+{
+    const lt_cfg *params = cfg->loader.params;
+    const char *type = "clsdir";
+    const lt_cfg *ty = params ? lt_cfg_get(params, "dataset_type") : NULL;
+    if (ty && !lt_cfg_is_null(ty) && lt_cfg_as_str(ty, "loader.params.dataset_type", &type)) return NULL;
+    if (!strcmp(type, "generated")) {
+        lt_generated_options o;
+        lt_generated_defaults(&o);
+        o.seed = cfg->trainer.has_seed ? (uint64_t)cfg->trainer.seed : 0;
+        if (lt_generated_options_from_cfg(params, &o)) return NULL;
+        return lt_generated_open(&o, view);
+    }
+    if (strcmp(type, "clsdir") != 0) {
+        lt_set_error("%s: loader.params.dataset_type: unknown dataset type '%s' (expected 'clsdir' or 'generated')",
+                     lt_cfg_where(ty), type);
+        return NULL;
+    }
+    const lt_cfg *dir = params ? lt_cfg_get(params, "dataset_dir") : NULL;
+    const char *path = NULL;
+    if (!dir || lt_cfg_is_null(dir)) {
+        lt_set_error("loader.params.dataset_dir: required for dataset_type 'clsdir'");
+        return NULL;
+    }
+    if (lt_cfg_as_str(dir, "loader.params.dataset_dir", &path)) return NULL;
+    return lt_clsdir_open(path, view, &(lt_clsdir_options){.skip_corrupt = false});
+}
+
+static int load_weights(lt_vis_model *vm, const char *path)
+{
+    lt_state_dict_report rep = {0};
+    const lt_state_dict_options so = {.strict = false};
+    int rc = lt_state_dict_load_file(lt_model_params(vm->model), path, &so, &rep);
+    if (rc == 0 && vm->cfg->trainer.strict_weights_loading) {
+        size_t unexpected = 0;
+        for (size_t i = 0; i < rep.n_unexpected; i++)
+            if (strncmp(rep.unexpected[i], "optimizer.", 10) != 0) unexpected++;
+        if (rep.n_missing || unexpected)
+            rc = lt_set_error("%s: weights do not match the model: %zu missing (first '%s'), %zu unexpected; set "
+                              "trainer.strict_weights_loading false to load the matching ones",
+                              path, rep.n_missing, rep.n_missing ? rep.missing[0] : "", unexpected);
+    }
+    lt_state_dict_report_free(&rep);
+    return rc;
+}
+
+static const char *first_view(const lt_config_views *v, const char *fallback)
+{
+    return v->n > 0 && v->names[0] ? v->names[0] : fallback;
+}
+
+int lt_vis_model_open(lt_vis_model *vm, const lt_config *cfg, const lt_registry *reg, const char *weights)
+{
+    *vm = (lt_vis_model){.cfg = cfg};
+    if (!(vm->ctx = lt_ctx_new())) return -1;
+    const uint64_t seed = cfg->trainer.has_seed ? (uint64_t)cfg->trainer.seed : 0;
+    lt_ctx_seed(vm->ctx, seed);
+    vm->prev = lt_ctx_use(vm->ctx);
+    const lt_cfg *trainer_map = lt_cfg_peek(cfg->resolved, "trainer");
+    if (lt_preprocess_from_cfg(trainer_map ? lt_cfg_peek(trainer_map, "preprocessing") : NULL, &vm->pp)) return -1;
+    if (!(vm->train = lt_vis_open_dataset(cfg, first_view(&cfg->loader.train_view, "train")))) return -1;
+    const lt_dataset_info info = {
+        .n_classes = vm->train->n_classes,
+        .n_keypoints = vm->train->n_keypoints,
+        .class_names = (const char *const *)vm->train->class_names,
+        .input_shape = {cfg->trainer.batch_size, lt_preprocess_channels(&vm->pp), vm->pp.height, vm->pp.width},
+    };
+    if (!(vm->model = lt_model_build(reg, cfg->model.nodes, cfg->model.n_nodes, &info, seed))) return -1;
+    const char *w = weights ? weights : cfg->model.weights;
+    return w ? load_weights(vm, w) : 0;
+}
+
+void lt_vis_model_close(lt_vis_model *vm)
+{
+    if (!vm->ctx) return;
+    lt_model_free(vm->model);
+    lt_dataset_free(vm->train);
+    lt_ctx_use(vm->prev == vm->ctx ? NULL : vm->prev);
+    lt_ctx_free(vm->ctx);
+    *vm = (lt_vis_model){0};
+}

@@ -12,6 +12,7 @@ enum { MAX_PATHS = 64 };
 typedef struct run_args {
     const char *config, *weights, *view;
     bool json;
+    bool verbose;       /* --verbose: list the defaults applied */
     bool resume;        /* --resume given */
     const char *resume_ckpt; /* its CKPT, or NULL: the newest run's last.safetensors */
     const char *plugin_paths[MAX_PATHS];
@@ -66,6 +67,8 @@ static int parse_args(int argc, char **argv, bool is_test, run_args *a, void (*u
                 a->config = v;
         } else if (is_test && !strcmp(s, "--json"))
             a->json = true;
+        else if (!strcmp(s, "--verbose") || !strcmp(s, "-v"))
+            a->verbose = true;
         else if (!is_test && !strcmp(s, "--resume")) {
             a->resume = true;
             if (has_value && is_checkpoint_arg(argv[i + 1])) a->resume_ckpt = argv[++i];
@@ -143,6 +146,8 @@ static int run(int argc, char **argv, bool is_test, void (*usage)(FILE *),
         return LT_EXIT_FAILURE;
     }
     for (int i = 0; i < cfg->n_warnings; i++) fprintf(stderr, "ltrain: warning: %s\n", cfg->warnings[i]);
+    if (a.verbose) /* stderr, so that test --json stays clean on stdout */
+        for (int i = 0; i < cfg->n_defaults; i++) fprintf(stderr, "ltrain: default: %s\n", cfg->defaults[i]);
     if (lt_cli_load_plugins(&plugins, a.plugin_paths, a.n_plugin_paths, NULL, 0) == 0) {
         lt_cli_print_load_problems(&plugins, stderr);
         char *found = a.resume && !a.resume_ckpt ? lt_trainer_find_resume(cfg) : NULL;
@@ -214,6 +219,7 @@ void lt_cmd_train_usage(FILE *out)
             "  --resume [CKPT]       continue an interrupted run from CKPT (default: the\n"
             "                        newest run of this config's last.safetensors) at the\n"
             "                        epoch and batch it stopped at\n"
+            "  -v, --verbose         list every default the config reader applied\n"
             "  KEY VALUE             config overrides, e.g. trainer.epochs 5\n"
             "  -h, --help            this help\n"
             "\n"
@@ -239,6 +245,7 @@ void lt_cmd_test_usage(FILE *out)
             "  --view VIEW           val or test (default test; train also works)\n"
             "  --json                print one JSON object\n"
             "  --plugin-path DIR     also load plugins from DIR (repeatable)\n"
+            "  -v, --verbose         list every default the config reader applied\n"
             "  KEY VALUE             config overrides\n"
             "  -h, --help            this help\n");
 }

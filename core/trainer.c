@@ -23,6 +23,7 @@
 #include "../sdk/plugin/module.h"
 #include "data/data.h"
 #include "model.h"
+#include "visualize.h"
 #include "modules.h"
 
 enum { VIEW_TRAIN, VIEW_VAL, VIEW_TEST, N_VIEWS };
@@ -72,6 +73,7 @@ struct lt_trainer {
     lt_scheduler *sched;
     int64_t start_epoch; /* epochs already done (resume) */
     char *run_dir;
+    int n_visualized;   /* evaluations that wrote pictures (their index) */
     double *train_losses;
     int n_train_losses;
     lt_eval_result test_result;
@@ -815,6 +817,22 @@ static int metrics_collect(const lt_trainer *t, const char *view, lt_eval_result
     return 0;
 }
 
+/* Pictures of an evaluation's first batch from every visualizer, into
+ * <run>/visualizations/<view>/<node>/<visualizer>_<k>.png (k counts the
+ * evaluations of the run). Only in runs with a run directory. */
+static int visualize_first_batch(lt_trainer *t, int v, const lt_batch *batch, const lt_labels *labels)
+{
+    if (!t->run_dir) return 0;
+    char *dir = dup_printf("%s/visualizations/%s", t->run_dir, v == VIEW_TRAIN ? "train" : v == VIEW_VAL ? "val" : "test");
+    if (!dir) return -1;
+    lt_vis_paths paths = {0};
+    int rc = lt_visualize_batch(t->model, &t->pp, batch->images, labels, dir, t->n_visualized++, &paths);
+    if (rc == 0 && paths.n && t->log) fprintf(t->log, "pictures: %s/\n", dir);
+    lt_vis_paths_free(&paths);
+    free(dir);
+    return rc;
+}
+
 static int evaluate_batches(lt_trainer *t, int v, lt_batcher *b, double *mean_loss)
 {
     const lt_config_trainer *tr = &t->cfg->trainer;
@@ -832,6 +850,7 @@ static int evaluate_batches(lt_trainer *t, int v, lt_batcher *b, double *mean_lo
         int err = !labels || lt_model_forward(t->model, batch->images, LT_MODE_EVAL) ||
                   !(loss = lt_model_loss(t->model, labels)) || metrics_update(t->model, labels);
         if (!err) sum += lt_item(loss);
+        if (!err && n == 0) err = visualize_first_batch(t, v, batch, labels);
         lt_batch_free(batch);
         lt_ctx_reset(t->ctx);
         if (err) return -1;

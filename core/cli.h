@@ -48,6 +48,35 @@ void lt_cli_plugins_free(lt_cli_plugins *p);
 /* Prints every load problem of p->report on stderr, one per line. */
 void lt_cli_print_load_problems(const lt_cli_plugins *p, FILE *err);
 
+/* ---- the command line every config command shares ---- */
+
+enum { LT_CLI_MAX_PATHS = 64 };
+
+/* One "--name VALUE" option: *value receives the argv string. */
+typedef struct lt_cli_option {
+    const char *name;  /* "--config" */
+    const char *alias; /* "-c", or NULL */
+    const char **value;
+} lt_cli_option;
+
+/* --plugin-path DIR (repeatable) and KEY VALUE overrides. */
+typedef struct lt_cli_common {
+    const char *plugin_paths[LT_CLI_MAX_PATHS];
+    int n_plugin_paths;
+    const char **overrides; /* key, value, ... (argv pointers; malloc'd array, free it) */
+    int n_overrides;
+} lt_cli_common;
+
+/* Parses argv[1..] of `ltrain <cmd>`: --help/-h (usage on stdout, returns
+ * -1), the options of `opts` ({0}-terminated), --plugin-path and KEY VALUE
+ * overrides (which must pair up). On a bad command line prints
+ * "ltrain <cmd>: <problem>" and a hint on stderr and returns
+ * LT_EXIT_USAGE; 0 otherwise. c->overrides must be freed in every case. */
+int lt_cli_parse(const char *cmd, int argc, char **argv, const lt_cli_option *opts, lt_cli_common *c,
+                 void (*usage)(FILE *out));
+/* Prints "ltrain <cmd>: <fmt with arg>" and the --help hint; returns LT_EXIT_USAGE. */
+int lt_cli_usage_error(const char *cmd, const char *fmt, const char *arg);
+
 /* True when this executable is the one in ltrain's build tree (then its
  * freshly built plugins are on the search path, see core/loader.h). */
 bool lt_cli_running_from_build_tree(void);

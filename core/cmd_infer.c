@@ -11,57 +11,26 @@
 #include "cli.h"
 #include "visualize.h"
 
-enum { MAX_PATHS = 64 };
-
 typedef struct infer_args {
     const char *config, *weights, *source, *save_dir;
-    const char *plugin_paths[MAX_PATHS];
-    int n_plugin_paths;
-    const char **overrides; /* key, value, ... (argv pointers) */
-    int n_overrides;
+    lt_cli_common common;
 } infer_args;
-
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "ltrain infer: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nRun 'ltrain infer --help' for usage.\n");
-    return LT_EXIT_USAGE;
-}
 
 /* -1: help printed; LT_EXIT_USAGE on a bad command line; 0 otherwise. */
 static int parse_args(int argc, char **argv, infer_args *a)
 {
-    if (!(a->overrides = calloc((size_t)argc, sizeof *a->overrides))) return usage_error("%s", "out of memory");
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            lt_cmd_infer_usage(stdout);
-            return -1;
-        }
-        const char **slot = !strcmp(s, "--config") || !strcmp(s, "-c") ? &a->config
-                            : !strcmp(s, "--weights")                    ? &a->weights
-                            : !strcmp(s, "--source-path")                ? &a->source
-                            : !strcmp(s, "--save-dir")                   ? &a->save_dir
-                            : !strcmp(s, "--plugin-path")                ? &a->plugin_paths[a->n_plugin_paths]
-                                                                         : NULL;
-        if (slot) {
-            if (i + 1 >= argc) return usage_error("option '%s' needs a value", s);
-            if (!strcmp(s, "--plugin-path") && a->n_plugin_paths++ == MAX_PATHS)
-                return usage_error("too many %s options", s);
-            *slot = argv[++i];
-        } else if (s[0] == '-' && s[1] == '-') {
-            return usage_error("unknown option '%s'", s);
-        } else {
-            a->overrides[a->n_overrides++] = s;
-        }
-    }
-    if (!a->config) return usage_error("%s", "--config FILE is required");
-    if (!a->source) return usage_error("%s", "--source-path IMAGE_OR_DIR is required");
-    if (!a->save_dir) return usage_error("%s", "--save-dir DIR is required");
-    if (a->n_overrides % 2)
-        return usage_error("override '%s' has no value (overrides are KEY VALUE pairs)",
-                           a->overrides[a->n_overrides - 1]);
+    const lt_cli_option opts[] = {
+        {"--config", "-c", &a->config},
+        {"--weights", NULL, &a->weights},
+        {"--source-path", NULL, &a->source},
+        {"--save-dir", NULL, &a->save_dir},
+        {0},
+    };
+    int rc = lt_cli_parse("infer", argc, argv, opts, &a->common, lt_cmd_infer_usage);
+    if (rc) return rc;
+    if (!a->config) return lt_cli_usage_error("infer", "%s", "--config FILE is required");
+    if (!a->source) return lt_cli_usage_error("infer", "%s", "--source-path IMAGE_OR_DIR is required");
+    if (!a->save_dir) return lt_cli_usage_error("infer", "%s", "--save-dir DIR is required");
     return 0;
 }
 
@@ -184,11 +153,11 @@ int lt_cmd_infer(int argc, char **argv)
     infer_args a = {0};
     int rc = parse_args(argc, argv, &a);
     if (rc) {
-        free(a.overrides);
+        free(a.common.overrides);
         return rc < 0 ? LT_EXIT_OK : rc;
     }
-    lt_config *cfg = lt_config_load(a.config, a.overrides, a.n_overrides);
-    free(a.overrides);
+    lt_config *cfg = lt_config_load(a.config, a.common.overrides, a.common.n_overrides);
+    free(a.common.overrides);
     if (!cfg) {
         fprintf(stderr, "ltrain infer: %s\n", lt_last_error());
         return LT_EXIT_FAILURE;
@@ -200,7 +169,7 @@ int lt_cmd_infer(int argc, char **argv)
     int n_bad = 0;
     rc = LT_EXIT_FAILURE;
     if (list_sources(a.source, &src) == 0 &&
-        lt_cli_load_plugins(&plugins, a.plugin_paths, a.n_plugin_paths, NULL, 0) == 0) {
+        lt_cli_load_plugins(&plugins, a.common.plugin_paths, a.common.n_plugin_paths, NULL, 0) == 0) {
         lt_cli_print_load_problems(&plugins, stderr);
         if (lt_vis_model_open(&vm, cfg, plugins.registry, a.weights) == 0 &&
             infer_all(&vm, &src, a.save_dir, &n_bad) == 0)

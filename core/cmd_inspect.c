@@ -10,60 +10,31 @@
 #include "cli.h"
 #include "visualize.h"
 
-enum { MAX_PATHS = 64, MAX_SAMPLES = 16 };
+enum { MAX_SAMPLES = 16 };
 
 #define DEFAULT_SAVE_PATH "output/inspect.png"
 
 typedef struct inspect_args {
     const char *config, *view, *save_path;
-    const char *plugin_paths[MAX_PATHS];
-    int n_plugin_paths;
-    const char **overrides; /* key, value, ... (argv pointers) */
-    int n_overrides;
+    lt_cli_common common;
 } inspect_args;
-
-static int usage_error(const char *fmt, const char *arg)
-{
-    fprintf(stderr, "ltrain inspect: ");
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nRun 'ltrain inspect --help' for usage.\n");
-    return LT_EXIT_USAGE;
-}
 
 /* -1: help printed; LT_EXIT_USAGE on a bad command line; 0 otherwise. */
 static int parse_args(int argc, char **argv, inspect_args *a)
 {
     a->view = "train";
     a->save_path = DEFAULT_SAVE_PATH;
-    if (!(a->overrides = calloc((size_t)argc, sizeof *a->overrides))) return usage_error("%s", "out of memory");
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            lt_cmd_inspect_usage(stdout);
-            return -1;
-        }
-        const char **slot = !strcmp(s, "--config") || !strcmp(s, "-c") ? &a->config
-                            : !strcmp(s, "--view")                       ? &a->view
-                            : !strcmp(s, "--save-path")                  ? &a->save_path
-                            : !strcmp(s, "--plugin-path")                ? &a->plugin_paths[a->n_plugin_paths]
-                                                                         : NULL;
-        if (slot) {
-            if (i + 1 >= argc) return usage_error("option '%s' needs a value", s);
-            if (!strcmp(s, "--plugin-path") && a->n_plugin_paths++ == MAX_PATHS)
-                return usage_error("too many %s options", s);
-            *slot = argv[++i];
-        } else if (s[0] == '-' && s[1] == '-') {
-            return usage_error("unknown option '%s'", s);
-        } else {
-            a->overrides[a->n_overrides++] = s;
-        }
-    }
-    if (!a->config) return usage_error("%s", "--config FILE is required");
-    if (a->n_overrides % 2)
-        return usage_error("override '%s' has no value (overrides are KEY VALUE pairs)",
-                           a->overrides[a->n_overrides - 1]);
+    const lt_cli_option opts[] = {
+        {"--config", "-c", &a->config},
+        {"--view", NULL, &a->view},
+        {"--save-path", NULL, &a->save_path},
+        {0},
+    };
+    int rc = lt_cli_parse("inspect", argc, argv, opts, &a->common, lt_cmd_inspect_usage);
+    if (rc) return rc;
+    if (!a->config) return lt_cli_usage_error("inspect", "%s", "--config FILE is required");
     if (strcmp(a->view, "train") && strcmp(a->view, "val") && strcmp(a->view, "test"))
-        return usage_error("--view must be train, val or test, not '%s'", a->view);
+        return lt_cli_usage_error("inspect", "--view must be train, val or test, not '%s'", a->view);
     return 0;
 }
 
@@ -235,7 +206,7 @@ static int inspect(const lt_config *cfg, const inspect_args *a)
     free(yaml);
     lt_cli_plugins plugins;
     lt_vis_model vm = {0};
-    int rc = lt_cli_load_plugins(&plugins, a->plugin_paths, a->n_plugin_paths, NULL, 0);
+    int rc = lt_cli_load_plugins(&plugins, a->common.plugin_paths, a->common.n_plugin_paths, NULL, 0);
     if (rc == 0) {
         lt_cli_print_load_problems(&plugins, stderr);
         rc = lt_vis_model_open(&vm, cfg, plugins.registry, NULL) || print_graph(&vm) ||
@@ -251,10 +222,10 @@ int lt_cmd_inspect(int argc, char **argv)
     inspect_args a = {0};
     int rc = parse_args(argc, argv, &a);
     if (rc) {
-        free(a.overrides);
+        free(a.common.overrides);
         return rc < 0 ? LT_EXIT_OK : rc;
     }
-    lt_config *cfg = lt_config_load(a.config, a.overrides, a.n_overrides);
+    lt_config *cfg = lt_config_load(a.config, a.common.overrides, a.common.n_overrides);
     rc = LT_EXIT_FAILURE;
     if (cfg) {
         for (int i = 0; i < cfg->n_warnings; i++) fprintf(stderr, "ltrain: warning: %s\n", cfg->warnings[i]);
@@ -264,7 +235,7 @@ int lt_cmd_inspect(int argc, char **argv)
     fflush(stdout);
     if (rc != LT_EXIT_OK) fprintf(stderr, "ltrain inspect: %s\n", lt_last_error());
     lt_config_free(cfg);
-    free(a.overrides);
+    free(a.common.overrides);
     return rc;
 }
 

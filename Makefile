@@ -82,6 +82,7 @@ fixtures:
 	/usr/bin/python3 tests/reference/gen_fixtures.py
 	/usr/bin/python3 tests/reference/make_safetensors.py
 	/usr/bin/python3 tests/reference/resnet_reference.py
+	/usr/bin/python3 tests/reference/benchmark_flops.py
 
 install: build
 	meson configure $(BUILD) -Dprefix=$(PREFIX)

@@ -24,6 +24,7 @@
 #include "data/data.h"
 #include "model.h"
 #include "visualize.h"
+#include "weights.h"
 #include "modules.h"
 
 enum { VIEW_TRAIN, VIEW_VAL, VIEW_TEST, N_VIEWS };
@@ -288,30 +289,15 @@ static int load_training_state(lt_trainer *t, const lt_safetensors *f, const cha
     return 0;
 }
 
-/* Loads a checkpoint's weights; with resume also the optimizer, scheduler
- * and epoch. Optimizer entries never count as unexpected. */
+/* Loads a checkpoint's weights (an ltrain checkpoint, or a torch state_dict
+ * by name: core/weights.h); with resume also the optimizer, scheduler and
+ * epoch. */
 static int load_weights(lt_trainer *t, const char *path, bool resume)
 {
     lt_safetensors *f = lt_safetensors_load(path);
     if (!f) return -1;
-    lt_state_dict_report rep = {0};
-    const lt_state_dict_options so = {.strict = false};
-    int rc = lt_state_dict_load(lt_model_params(t->model), f, &so, &rep);
-    if (rc == 0 && t->cfg->trainer.strict_weights_loading) {
-        size_t unexpected = 0;
-        const char *first = NULL;
-        for (size_t i = 0; i < rep.n_unexpected; i++)
-            if (strncmp(rep.unexpected[i], "optimizer.", 10) != 0) {
-                if (!first) first = rep.unexpected[i];
-                unexpected++;
-            }
-        if (rep.n_missing || unexpected)
-            rc = lt_set_error("%s: weights do not match the model: %zu missing (first '%s'), %zu unexpected (first "
-                              "'%s'); set trainer.strict_weights_loading false to load the matching ones",
-                              path, rep.n_missing, rep.n_missing ? rep.missing[0] : "", unexpected,
-                              first ? first : "");
-    }
-    lt_state_dict_report_free(&rep);
+    const lt_weights_options wo = {.strict = t->cfg->trainer.strict_weights_loading, .log = t->log};
+    int rc = lt_model_load_weights(t->model, f, &wo);
     if (rc == 0 && resume) rc = load_training_state(t, f, path);
     lt_safetensors_free(f);
     return rc;
@@ -440,7 +426,8 @@ static int build_model(lt_trainer *t)
         .input_shape = {t->cfg->trainer.batch_size, lt_preprocess_channels(&t->pp), t->pp.height, t->pp.width},
     };
     t->model = lt_model_build(t->reg, t->cfg->model.nodes, t->cfg->model.n_nodes, &info, t->seed);
-    return t->model ? 0 : -1;
+    const lt_weights_options wo = {.strict = t->cfg->trainer.strict_weights_loading, .log = t->log};
+    return t->model ? lt_model_load_node_weights(t->model, &wo) : -1;
 }
 
 static int build_optimization(lt_trainer *t)

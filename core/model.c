@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define ERROR_MAX 1024
 
@@ -41,6 +42,7 @@ typedef struct model_node {
     bool has_task;
     lt_task_info task;
     lt_attach_index attach;
+    const char *weights;      /* params.weights: a file path, or NULL (borrowed from params) */
     const lt_cfg *params_src; /* the config's params (borrowed, build only) */
     lt_cfg *params;           /* our copy: what the node reads */
     lt_node_ctx nc;
@@ -306,6 +308,29 @@ static bool cfg_int(const lt_cfg *v, int *out)
     if (x < -(1 << 30) || x > (1 << 30)) return false;
     *out = (int)x;
     return true;
+}
+
+/* ---------------- weights ---------------- */
+
+/* params.weights (luxonis-train's common node kwarg): a safetensors path the
+ * caller loads after the build (core/weights.h); "none" or null loads
+ * nothing. "download", "yolo" and URLs need a download, which ltrain never
+ * does. */
+static int resolve_weights(model_node *nd)
+{
+    const lt_cfg *v = nd->params ? lt_cfg_get(nd->params, "weights") : NULL;
+    nd->weights = NULL;
+    if (!v || lt_cfg_is_null(v)) return 0;
+    const char *w;
+    if (lt_cfg_as_str(v, "param 'weights' (a .safetensors path or \"none\")", &w)) return node_fail_last(nd, "params");
+    if (!strcasecmp(w, "none")) return 0;
+    if (!strcmp(w, "download") || !strcmp(w, "yolo") || strstr(w, "://"))
+        return node_fail(nd, "%s: param 'weights': '%s' needs a download, and ltrain does not download weights; "
+                         "save them as .safetensors and pass the file path",
+                         lt_cfg_where(v), w);
+    if (!*w) return node_fail(nd, "%s: param 'weights' is empty (expected a .safetensors path or \"none\")", lt_cfg_where(v));
+    nd->weights = w;
+    return 0;
 }
 
 /* attach_index from params: an int, [start, stop], [start, stop, step] or "all". */
@@ -656,7 +681,7 @@ static int probe_node(lt_model *m, model_node *nd, const lt_packet *image_packet
     const lt_packet **inputs = gather_inputs(m, nd, image_packet, &n_inputs);
     if (!inputs) return -1;
     fill_ctx(m, nd, seed);
-    if (resolve_attach(nd) || probe_shapes(m, nd, inputs, n_inputs) || init_node(m, nd)) return -1;
+    if (resolve_attach(nd) || resolve_weights(nd) || probe_shapes(m, nd, inputs, n_inputs) || init_node(m, nd)) return -1;
     lt_packet *p = run_node(m, nd, inputs, n_inputs, LT_MODE_EVAL);
     if (!p) {
         char last[ERROR_MAX];
@@ -956,6 +981,12 @@ const char *lt_model_node_variant(const lt_model *m, int i)
 {
     const model_node *nd = node_at(m, i, "lt_model_node_variant");
     return nd ? nd->variant : NULL;
+}
+
+const char *lt_model_node_weights(const lt_model *m, int i)
+{
+    const model_node *nd = node_at(m, i, "lt_model_node_weights");
+    return nd ? nd->weights : NULL;
 }
 
 lt_attach_index lt_model_node_attach_index(const lt_model *m, int i)

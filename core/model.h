@@ -76,6 +76,10 @@ bool lt_model_node_is_output(const lt_model *m, int i);
 
 /* Resolved variant of node i (NULL when the node has none). */
 const char *lt_model_node_variant(const lt_model *m, int i);
+/* Node i's params.weights: the safetensors file to load into it (its own
+ * state_dict names, e.g. torchvision's), or NULL ("none" or absent).
+ * Loaded by lt_model_load_node_weights (core/weights.h), not by the build. */
+const char *lt_model_node_weights(const lt_model *m, int i);
 /* The attach_index node i uses: its config's params, else its descriptor's,
  * else inferred (never LT_ATTACH_UNSET). */
 lt_attach_index lt_model_node_attach_index(const lt_model *m, int i);

@@ -25,6 +25,7 @@
 #include "data/data.h"
 #include "model.h"
 #include "visualize.h"
+#include "weights.h"
 #include "modules.h"
 
 enum { VIEW_TRAIN, VIEW_VAL, VIEW_TEST, N_VIEWS };
@@ -289,30 +290,15 @@ static int load_training_state(lt_trainer *t, const lt_safetensors *f, const cha
     return 0;
 }
 
-/* Loads a checkpoint's weights; with resume also the optimizer, scheduler
- * and epoch. Optimizer entries never count as unexpected. */
+/* Loads a checkpoint's weights (an ltrain checkpoint, or a torch state_dict
+ * by name: core/weights.h); with resume also the optimizer, scheduler and
+ * epoch. */
 static int load_weights(lt_trainer *t, const char *path, bool resume)
 {
     lt_safetensors *f = lt_safetensors_load(path);
     if (!f) return -1;
-    lt_state_dict_report rep = {0};
-    const lt_state_dict_options so = {.strict = false};
-    int rc = lt_state_dict_load(lt_model_params(t->model), f, &so, &rep);
-    if (rc == 0 && t->cfg->trainer.strict_weights_loading) {
-        size_t unexpected = 0;
-        const char *first = NULL;
-        for (size_t i = 0; i < rep.n_unexpected; i++)
-            if (strncmp(rep.unexpected[i], "optimizer.", 10) != 0) {
-                if (!first) first = rep.unexpected[i];
-                unexpected++;
-            }
-        if (rep.n_missing || unexpected)
-            rc = lt_set_error("%s: weights do not match the model: %zu missing (first '%s'), %zu unexpected (first "
-                              "'%s'); set trainer.strict_weights_loading false to load the matching ones",
-                              path, rep.n_missing, rep.n_missing ? rep.missing[0] : "", unexpected,
-                              first ? first : "");
-    }
-    lt_state_dict_report_free(&rep);
+    const lt_weights_options wo = {.strict = t->cfg->trainer.strict_weights_loading, .log = t->log};
+    int rc = lt_model_load_weights(t->model, f, &wo);
     if (rc == 0 && resume) rc = load_training_state(t, f, path);
     lt_safetensors_free(f);
     return rc;
@@ -441,7 +427,8 @@ static int build_model(lt_trainer *t)
         .input_shape = {t->cfg->trainer.batch_size, lt_preprocess_channels(&t->pp), t->pp.height, t->pp.width},
     };
     t->model = lt_model_build(t->reg, t->cfg->model.nodes, t->cfg->model.n_nodes, &info, t->seed);
-    return t->model ? 0 : -1;
+    const lt_weights_options wo = {.strict = t->cfg->trainer.strict_weights_loading, .log = t->log};
+    return t->model ? lt_model_load_node_weights(t->model, &wo) : -1;
 }
 
 static int build_optimization(lt_trainer *t)
@@ -450,6 +437,21 @@ static int build_optimization(lt_trainer *t)
     const char *opt_name = tr->optimizer.name ? tr->optimizer.name : "Adam";
     t->opt = lt_optimizer_new(opt_name, lt_model_params(t->model), tr->optimizer.params);
     if (!t->opt) return lt_set_error("trainer.optimizer: %s", lt_last_error());
+    /* luxonis-train's "default/<node>" groups: a frozen node with
+     * lr_after_unfreeze learns in a group of its own, at the default lr
+     * until apply_freezing rebases it (groups in node order). */
+    const lt_config_model *m = &t->cfg->model;
+    for (int i = 0; i < lt_model_n_nodes(t->model) && i < m->n_nodes; i++) {
+        const lt_config_freezing *f = &m->node_info[i].freezing;
+        if (!f->active || !f->has_lr_after_unfreeze) continue;
+        if (!(f->lr_after_unfreeze >= 0.0) || isinf(f->lr_after_unfreeze))
+            return lt_set_error("model.nodes[%d].freezing.lr_after_unfreeze: expected a learning rate >= 0, got %g", i,
+                                f->lr_after_unfreeze);
+        char prefix[512];
+        snprintf(prefix, sizeof prefix, "%s.", lt_model_node_identifier(t->model, i));
+        if (lt_optimizer_add_group(t->opt, prefix, lt_optimizer_get_lr(t->opt)) < 0)
+            return lt_set_error("model.nodes[%d].freezing: %s", i, lt_last_error());
+    }
     const char *sched_name = tr->scheduler.name ? tr->scheduler.name : "ConstantLR";
     t->sched = lt_scheduler_new(sched_name, t->opt, tr->scheduler.params, tr->epochs);
     if (!t->sched) return lt_set_error("trainer.scheduler: %s", lt_last_error());
@@ -574,36 +576,35 @@ static int64_t unfreeze_epoch(const lt_config_freezing *f, int64_t epochs)
 
 /* Nodes with freezing.active train only from epoch unfreeze_after on:
  * before, their parameters have requires_grad off, so they get no
- * gradient and the optimizer skips them (its state stays untouched). */
-static void apply_freezing(lt_trainer *t, int64_t epoch)
+ * gradient and the optimizer skips them (its state stays untouched). At
+ * the unfreeze epoch, lr_after_unfreeze rebases the node's param group
+ * (build_optimization): its lr, initial_lr and the scheduler's base lr --
+ * except when resuming inside that epoch, whose checkpoint holds the rates. */
+static int apply_freezing(lt_trainer *t, int64_t epoch)
 {
     const lt_config_model *m = &t->cfg->model;
     const int n = lt_model_n_nodes(t->model) < m->n_nodes ? lt_model_n_nodes(t->model) : m->n_nodes;
+    int group = 0;
     for (int i = 0; i < n; i++) {
         const lt_config_freezing *f = &m->node_info[i].freezing;
         if (!f->active) continue;
+        if (f->has_lr_after_unfreeze) group++;
         char prefix[512];
         snprintf(prefix, sizeof prefix, "%s.", lt_model_node_identifier(t->model, i));
         const bool frozen = epoch < unfreeze_epoch(f, t->cfg->trainer.epochs);
         lt_params_set_trainable(lt_model_params(t->model), prefix, !frozen);
-        if (!frozen && epoch == unfreeze_epoch(f, t->cfg->trainer.epochs) && t->log)
+        if (frozen || epoch != unfreeze_epoch(f, t->cfg->trainer.epochs)) continue;
+        if (f->has_lr_after_unfreeze && t->start_step == 0 &&
+            lt_scheduler_rebase_lr(t->sched, group, f->lr_after_unfreeze))
+            return -1;
+        if (t->log && f->has_lr_after_unfreeze)
+            fprintf(t->log, "unfreezing node '%s' at epoch %lld, lr %g\n", lt_model_node_identifier(t->model, i),
+                    (long long)epoch + 1, f->lr_after_unfreeze);
+        else if (t->log)
             fprintf(t->log, "unfreezing node '%s' at epoch %lld\n", lt_model_node_identifier(t->model, i),
                     (long long)epoch + 1);
     }
-}
-
-/* lr_after_unfreeze needs a param group per node, which the one-group
- * optimizers do not have: said once, not silently dropped. */
-static void warn_lr_after_unfreeze(const lt_trainer *t)
-{
-    for (int i = 0; t->log && i < t->cfg->model.n_nodes; i++) {
-        const lt_config_freezing *f = &t->cfg->model.node_info[i].freezing;
-        if (f->active && f->has_lr_after_unfreeze)
-            fprintf(t->log,
-                    "warning: model.nodes[%d].freezing.lr_after_unfreeze is not applied (the optimizer has one "
-                    "param group); the node trains at the common lr after unfreezing\n",
-                    i);
-    }
+    return 0;
 }
 
 /* --------------------------------------------------------- interrupting */
@@ -1096,7 +1097,7 @@ static int fit_epochs(lt_trainer *t)
         const double start = now_seconds();
         double loss = 0.0, loss_sum = 0.0;
         int64_t done = 0;
-        apply_freezing(t, epoch);
+        if ((rc = apply_freezing(t, epoch))) break;
         if ((rc = train_epoch(t, epoch, &loss, &done, &loss_sum))) break;
         if (done < n_batches) { /* interrupted within the epoch */
             t->interrupted = true;
@@ -1137,7 +1138,6 @@ int lt_trainer_fit(lt_trainer *t)
     if (t->log && t->start_epoch > 0)
         fprintf(t->log, "resuming at epoch %lld%s\n", (long long)t->start_epoch + 1,
                 t->start_step > 0 ? " (within the epoch)" : "");
-    warn_lr_after_unfreeze(t);
     t->steps = 0;
     t->interrupted = t->stopped_early = false;
     int rc = fit_epochs(t);

@@ -59,8 +59,11 @@ void lt_trainer_free(lt_trainer *t);
  * each validation; monitor is any validation result name, e.g.
  * "val/metric/<node>/<metric>"), TestOnTrainEnd {view: test}.
  * Freezing: a node with freezing.active gets no updates before epoch
- * unfreeze_after (int, or float fraction of epochs; absent: never);
- * lr_after_unfreeze is not applied (one param group) and is warned about.
+ * unfreeze_after (int, or float fraction of epochs; absent: never); with
+ * lr_after_unfreeze its parameters form an optimizer param group of their
+ * own (at the default lr) whose lr, initial_lr and scheduler base lr are
+ * rebased to lr_after_unfreeze at the unfreeze epoch (luxonis-train's
+ * "default/<node>" group); the scheduler then goes on from there.
  *
  * Interrupts: when lt_trainer_request_stop was called (SIGINT/SIGTERM after
  * lt_trainer_handle_signals), the current step (up to the next optimizer

@@ -11,6 +11,7 @@
 #include <ltrain/safetensors.h>
 
 #include "modules.h"
+#include "weights.h"
 
 enum { PAIR_GAP = 4, GRID_MARGIN = 4, PATH_SIZE = 4096 };
 
@@ -218,24 +219,6 @@ lt_dataset *lt_vis_open_dataset(const lt_config *cfg, const char *view)
     return lt_clsdir_open(path, view, &(lt_clsdir_options){.skip_corrupt = false});
 }
 
-static int load_weights(lt_vis_model *vm, const char *path)
-{
-    lt_state_dict_report rep = {0};
-    const lt_state_dict_options so = {.strict = false};
-    int rc = lt_state_dict_load_file(lt_model_params(vm->model), path, &so, &rep);
-    if (rc == 0 && vm->cfg->trainer.strict_weights_loading) {
-        size_t unexpected = 0;
-        for (size_t i = 0; i < rep.n_unexpected; i++)
-            if (strncmp(rep.unexpected[i], "optimizer.", 10) != 0) unexpected++;
-        if (rep.n_missing || unexpected)
-            rc = lt_set_error("%s: weights do not match the model: %zu missing (first '%s'), %zu unexpected; set "
-                              "trainer.strict_weights_loading false to load the matching ones",
-                              path, rep.n_missing, rep.n_missing ? rep.missing[0] : "", unexpected);
-    }
-    lt_state_dict_report_free(&rep);
-    return rc;
-}
-
 static const char *first_view(const lt_config_views *v, const char *fallback)
 {
     return v->n > 0 && v->names[0] ? v->names[0] : fallback;
@@ -258,8 +241,10 @@ int lt_vis_model_open(lt_vis_model *vm, const lt_config *cfg, const lt_registry 
         .input_shape = {cfg->trainer.batch_size, lt_preprocess_channels(&vm->pp), vm->pp.height, vm->pp.width},
     };
     if (!(vm->model = lt_model_build(reg, cfg->model.nodes, cfg->model.n_nodes, &info, seed))) return -1;
+    const lt_weights_options wo = {.strict = cfg->trainer.strict_weights_loading, .log = stderr};
+    if (lt_model_load_node_weights(vm->model, &wo)) return -1;
     const char *w = weights ? weights : cfg->model.weights;
-    return w ? load_weights(vm, w) : 0;
+    return w ? lt_model_load_weights_file(vm->model, w, &wo) : 0;
 }
 
 void lt_vis_model_close(lt_vis_model *vm)

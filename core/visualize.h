@@ -10,7 +10,8 @@
  *   lt_vis_paths_free(&out);
  *   lt_vis_model_close(&vm);
  *
- * Errors follow common.h: -1 with lt_last_error(); nothing prints. */
+ * Errors follow common.h: -1 with lt_last_error(); nothing prints but the
+ * weight loader's notes on stderr (tensors unused or not in the file). */
 #ifndef LTRAIN_CORE_VISUALIZE_H
 #define LTRAIN_CORE_VISUALIZE_H
 

@@ -10,9 +10,11 @@
  *   lt_sgd        the plain SGD of the SDK examples (options struct);
  *   lt_optimizer  the generic one the trainer uses, created by torch name
  *                 from a config `params` map: "SGD", "Adam", "AdamW",
- *                 "RMSprop". It has ONE param group (every trainable
- *                 parameter of the store): per-group options are not
- *                 supported.
+ *                 "RMSprop". Every parameter starts in param group 0;
+ *                 lt_optimizer_add_group moves the parameters under a name
+ *                 prefix into a group of their own with its own learning
+ *                 rate (the other hyperparameters are shared), as torch's
+ *                 per-group "lr".
  *
  * Accepted params (torch's names and defaults; lists are YAML lists):
  *   SGD      lr (required), momentum 0, dampening 0, weight_decay 0,
@@ -75,11 +77,24 @@ LT_API int lt_optimizer_step(lt_optimizer *opt);
 /* Zeroes the gradients of the optimized store. */
 LT_API void lt_optimizer_zero_grad(lt_optimizer *opt);
 
-/* The group's learning rate (a Python float in torch: kept in double, cast
+/* Group 0's learning rate (a Python float in torch: kept in double, cast
  * to float where torch's kernels cast it). set_lr fails on a negative or
  * non-finite value. */
 LT_API double lt_optimizer_get_lr(const lt_optimizer *opt);
 LT_API int lt_optimizer_set_lr(lt_optimizer *opt, double lr);
+
+/* ---- param groups ----
+ * A new group (index returned, >= 1; -1 with an error) holds the parameters
+ * whose names start with `prefix` (taken from the group they were in) and
+ * learns at `lr`. Groups are made before a scheduler is attached (the
+ * scheduler keeps a base lr per group); at most 32. A prefix matching no
+ * parameter is an error. Frozen parameters stay in their group and are
+ * skipped while frozen, as torch skips parameters without a gradient. */
+LT_API int lt_optimizer_add_group(lt_optimizer *opt, const char *prefix, double lr);
+LT_API int lt_optimizer_n_groups(const lt_optimizer *opt);
+/* Group `group`'s lr (0.0 for a bad index); set fails on a bad index or lr. */
+LT_API double lt_optimizer_group_lr(const lt_optimizer *opt, int group);
+LT_API int lt_optimizer_set_group_lr(lt_optimizer *opt, int group, double lr);
 /* The momentum a scheduler cycles: SGD/RMSprop `momentum`, Adam/AdamW
  * betas[0]. has_momentum is true for all four (torch: 'momentum' or
  * 'betas' in the defaults). */

@@ -1,7 +1,9 @@
 /* ltrain SDK — learning-rate schedulers (torch.optim.lr_scheduler 1.13).
  *
  * A scheduler drives the learning rate (and, for OneCycleLR, the momentum
- * or Adam's beta1) of one lt_optimizer's single param group. It is created
+ * or Adam's beta1) of every param group of one lt_optimizer, each group
+ * from its own base lr (torch's base_lrs: the group's initial_lr), as torch
+ * does; groups are fixed once a scheduler is attached. It is created
  * by torch name from a config `params` map with torch's parameter names
  * and defaults:
  *   ConstantLR        factor 1/3, total_iters 5
@@ -22,7 +24,7 @@
  *                     min_lr 0, eps 1e-8
  * `last_epoch` is accepted only as -1 (resume through the state functions
  * instead) and `verbose` is accepted and ignored. Scalars only for max_lr,
- * min_lr, base/max_momentum (one param group).
+ * min_lr, base/max_momentum (the same value for every group).
  *
  * Creating a scheduler performs torch's initial step (ConstantLR scales the
  * lr at once; SequentialLR replays torch's construction of its children on
@@ -61,12 +63,20 @@ LT_API bool lt_scheduler_needs_metric(const lt_scheduler *s);
 LT_API int lt_scheduler_step(lt_scheduler *s);
 /* ReduceLROnPlateau.step(metric); -1 with an error for other schedulers. */
 LT_API int lt_scheduler_step_metric(lt_scheduler *s, double metric);
-/* torch's get_last_lr()[0]. */
+/* torch's get_last_lr()[0], and get_last_lr()[group] (0.0 for a bad index). */
 LT_API double lt_scheduler_last_lr(const lt_scheduler *s);
+LT_API double lt_scheduler_group_last_lr(const lt_scheduler *s, int group);
+
+/* Rebases param group `group` at `lr`: its lr, initial_lr and the
+ * scheduler's base lr (SequentialLR: its children's too), as
+ * luxonis-train's freezing.lr_after_unfreeze does at the unfreeze epoch;
+ * later steps go on from there. */
+LT_API int lt_scheduler_rebase_lr(lt_scheduler *s, int group, double lr);
 
 /* State for checkpoints: an owned map (lt_cfg_free) of scalars holding the
  * counters and rates (last_epoch, step_count, base_lr, last_lr, the
- * optimizer's lr, initial_lr and momentum, ReduceLROnPlateau's best /
+ * optimizer's lr, initial_lr and momentum; group g >= 1's rates as
+ * "base_lr.<g>", "last_lr.<g>", "lr.<g>", "initial_lr.<g>", ReduceLROnPlateau's best /
  * num_bad_epochs / cooldown_counter, SequentialLR's children under
  * "schedulers"); it reloads exactly (doubles written with 17 digits).
  * Hyperparameters come from the config. Loading also restores the

@@ -15,7 +15,7 @@
  * corrections are computed in double like Python's `beta ** step`. */
 #include "optim_private.h"
 
-void lt__adam_scalars_of(const lt_optimizer *o, int64_t step, lt__adam_scalars *s)
+void lt__adam_scalars_of(const lt_optimizer *o, double lr, int64_t step, lt__adam_scalars *s)
 {
     const double beta1 = o->momentum, beta2 = o->beta2;
     const double bias_correction1 = 1.0 - pow(beta1, (double)step);
@@ -26,10 +26,10 @@ void lt__adam_scalars_of(const lt_optimizer *o, int64_t step, lt__adam_scalars *
         .beta2 = (float)beta2,
         .one_minus_beta2 = (float)(1.0 - beta2),
         .weight_decay = (float)o->weight_decay,
-        .decay = o->kind == LT__ADAMW ? (float)(1.0 - o->lr * o->weight_decay) : 1.0f,
+        .decay = o->kind == LT__ADAMW ? (float)(1.0 - lr * o->weight_decay) : 1.0f,
         .bias_correction2_sqrt = (float)sqrt(bias_correction2),
         .eps = (float)o->eps,
-        .neg_step_size = (float)-(o->lr / bias_correction1),
+        .neg_step_size = (float)-(lr / bias_correction1),
         .decoupled = o->kind == LT__ADAMW,
         .amsgrad = o->amsgrad,
         .maximize = o->maximize,

@@ -18,7 +18,15 @@
 
 typedef enum lt__optim_kind { LT__SGD, LT__ADAM, LT__ADAMW, LT__RMSPROP } lt__optim_kind;
 
-enum { LT__MAX_SLOTS = 3 };
+enum { LT__MAX_SLOTS = 3, LT__MAX_GROUPS = 32 };
+
+/* A param group's learning rate (torch's group['lr'], group['initial_lr']);
+ * the other hyperparameters are shared by every group. */
+typedef struct lt__group {
+    double lr;
+    bool has_initial_lr; /* set by the first scheduler */
+    double initial_lr;
+} lt__group;
 
 struct lt_optimizer {
     lt__optim_kind kind;
@@ -26,12 +34,14 @@ struct lt_optimizer {
     lt_params *params;
     size_t n_tensors;         /* store size at creation */
     int64_t flat_size;
-    /* the single param group's hyperparameters (Python floats: doubles) */
-    double lr, momentum, dampening, weight_decay, beta2, eps, alpha;
+    /* hyperparameters (Python floats: doubles); lr per param group */
+    double momentum, dampening, weight_decay, beta2, eps, alpha;
     bool nesterov, amsgrad, centered, maximize;
-    /* set by the first scheduler (torch's group['initial_lr']) */
-    bool has_initial_lr;
-    double initial_lr;
+    lt__group groups[LT__MAX_GROUPS]; /* 0: the default group */
+    int n_groups;
+    int *group_of;     /* per tensor: its group */
+    float *tensor_lr;  /* per tensor: its group's lr as float, filled at each SGD step */
+    bool has_scheduler; /* groups are fixed once a scheduler drives them */
     /* state: per tensor steps taken (0: no state yet), flat buffers */
     int64_t *steps;
     int n_slots;
@@ -52,6 +62,8 @@ lt_sgd_options *lt__sgd_options(lt_sgd *s);
 void lt__sgd_set_dampening(lt_sgd *s, double dampening);
 float *lt__sgd_buffer(lt_sgd *s, bool alloc);
 bool *lt__sgd_started(lt_sgd *s);
+/* lt_sgd_step with a learning rate per tensor (param groups). */
+int lt__sgd_step_lrs(lt_sgd *s, const float *tensor_lr);
 
 /* Elementwise updates of n floats (adam.c, rmsprop.c), with the per step
  * scalars already computed in double as torch.optim does. */
@@ -62,10 +74,10 @@ typedef struct lt__adam_scalars {
     float bias_correction2_sqrt, eps, neg_step_size;
     bool decoupled, amsgrad, maximize;
 } lt__adam_scalars;
-void lt__adam_scalars_of(const lt_optimizer *o, int64_t step, lt__adam_scalars *s);
+void lt__adam_scalars_of(const lt_optimizer *o, double lr, int64_t step, lt__adam_scalars *s);
 void lt__adam_update(const lt__adam_scalars *s, float *param, const float *grad, float *exp_avg, float *exp_avg_sq,
                      float *max_exp_avg_sq, int64_t n);
-void lt__rmsprop_update(const lt_optimizer *o, float *param, const float *grad, float *square_avg, float *buf,
+void lt__rmsprop_update(const lt_optimizer *o, double lr, float *param, const float *grad, float *square_avg, float *buf,
                         float *grad_avg, int64_t n);
 
 /* ---- params maps ---- */

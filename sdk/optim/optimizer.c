@@ -126,7 +126,7 @@ static int parse_sgd(lt_optimizer *o, const lt_cfg *params)
 {
     bool has_lr = false, maximize = false, ignored;
     const lt__pspec spec[] = {
-        {"lr", LT__P_FLOAT, &o->lr, &has_lr}, {"momentum", LT__P_FLOAT, &o->momentum, NULL},
+        {"lr", LT__P_FLOAT, &o->groups[0].lr, &has_lr}, {"momentum", LT__P_FLOAT, &o->momentum, NULL},
         {"dampening", LT__P_FLOAT, &o->dampening, NULL}, {"weight_decay", LT__P_FLOAT, &o->weight_decay, NULL},
         {"nesterov", LT__P_BOOL, &o->nesterov, NULL}, {"maximize", LT__P_BOOL, &maximize, NULL},
         {"foreach", LT__P_BOOL, &ignored, NULL}, {"differentiable", LT__P_BOOL, &ignored, NULL},
@@ -134,7 +134,7 @@ static int parse_sgd(lt_optimizer *o, const lt_cfg *params)
     if (lt__read_params("SGD", params, spec, (int)(sizeof spec / sizeof *spec))) return -1;
     if (!has_lr) return lt_set_error("SGD: parameter 'lr' is required (torch.optim.SGD has no default lr)");
     if (maximize) return lt_set_error("SGD: maximize=true is not supported");
-    if (!(o->lr >= 0.0)) return lt_set_error("SGD: invalid learning rate: %g", o->lr);
+    if (!(o->groups[0].lr >= 0.0)) return lt_set_error("SGD: invalid learning rate: %g", o->groups[0].lr);
     if (!(o->momentum >= 0.0)) return lt_set_error("SGD: invalid momentum value: %g", o->momentum);
     if (!(o->weight_decay >= 0.0)) return lt_set_error("SGD: invalid weight_decay value: %g", o->weight_decay);
     if (o->nesterov && (o->momentum <= 0.0 || o->dampening != 0.0))
@@ -147,11 +147,11 @@ static int parse_adam(lt_optimizer *o, const lt_cfg *params)
 {
     double betas[2] = {0.9, 0.999};
     bool ignored;
-    o->lr = 1e-3;
+    o->groups[0].lr = 1e-3;
     o->eps = 1e-8;
     o->weight_decay = o->kind == LT__ADAMW ? 1e-2 : 0.0;
     const lt__pspec spec[] = {
-        {"lr", LT__P_FLOAT, &o->lr, NULL}, {"betas", LT__P_PAIR, betas, NULL}, {"eps", LT__P_FLOAT, &o->eps, NULL},
+        {"lr", LT__P_FLOAT, &o->groups[0].lr, NULL}, {"betas", LT__P_PAIR, betas, NULL}, {"eps", LT__P_FLOAT, &o->eps, NULL},
         {"weight_decay", LT__P_FLOAT, &o->weight_decay, NULL}, {"amsgrad", LT__P_BOOL, &o->amsgrad, NULL},
         {"maximize", LT__P_BOOL, &o->maximize, NULL}, {"foreach", LT__P_BOOL, &ignored, NULL},
         {"capturable", LT__P_BOOL, &ignored, NULL}, {"differentiable", LT__P_BOOL, &ignored, NULL},
@@ -160,7 +160,7 @@ static int parse_adam(lt_optimizer *o, const lt_cfg *params)
     if (lt__read_params(o->name, params, spec, (int)(sizeof spec / sizeof *spec))) return -1;
     o->momentum = betas[0];
     o->beta2 = betas[1];
-    if (!(o->lr >= 0.0)) return lt_set_error("%s: invalid learning rate: %g", o->name, o->lr);
+    if (!(o->groups[0].lr >= 0.0)) return lt_set_error("%s: invalid learning rate: %g", o->name, o->groups[0].lr);
     if (!(o->eps >= 0.0)) return lt_set_error("%s: invalid epsilon value: %g", o->name, o->eps);
     for (int i = 0; i < 2; i++)
         if (!(betas[i] >= 0.0 && betas[i] < 1.0))
@@ -172,18 +172,18 @@ static int parse_adam(lt_optimizer *o, const lt_cfg *params)
 static int parse_rmsprop(lt_optimizer *o, const lt_cfg *params)
 {
     bool ignored;
-    o->lr = 1e-2;
+    o->groups[0].lr = 1e-2;
     o->alpha = 0.99;
     o->eps = 1e-8;
     const lt__pspec spec[] = {
-        {"lr", LT__P_FLOAT, &o->lr, NULL}, {"alpha", LT__P_FLOAT, &o->alpha, NULL},
+        {"lr", LT__P_FLOAT, &o->groups[0].lr, NULL}, {"alpha", LT__P_FLOAT, &o->alpha, NULL},
         {"eps", LT__P_FLOAT, &o->eps, NULL}, {"weight_decay", LT__P_FLOAT, &o->weight_decay, NULL},
         {"momentum", LT__P_FLOAT, &o->momentum, NULL}, {"centered", LT__P_BOOL, &o->centered, NULL},
         {"maximize", LT__P_BOOL, &o->maximize, NULL}, {"foreach", LT__P_BOOL, &ignored, NULL},
         {"differentiable", LT__P_BOOL, &ignored, NULL},
     };
     if (lt__read_params("RMSprop", params, spec, (int)(sizeof spec / sizeof *spec))) return -1;
-    if (!(o->lr >= 0.0)) return lt_set_error("RMSprop: invalid learning rate: %g", o->lr);
+    if (!(o->groups[0].lr >= 0.0)) return lt_set_error("RMSprop: invalid learning rate: %g", o->groups[0].lr);
     if (!(o->eps >= 0.0)) return lt_set_error("RMSprop: invalid epsilon value: %g", o->eps);
     if (!(o->momentum >= 0.0)) return lt_set_error("RMSprop: invalid momentum value: %g", o->momentum);
     if (!(o->weight_decay >= 0.0)) return lt_set_error("RMSprop: invalid weight_decay value: %g", o->weight_decay);
@@ -197,7 +197,7 @@ static int setup_slots(lt_optimizer *o)
 {
     switch (o->kind) {
     case LT__SGD: {
-        const lt_sgd_options so = {.lr = (float)o->lr, .momentum = (float)o->momentum,
+        const lt_sgd_options so = {.lr = (float)o->groups[0].lr, .momentum = (float)o->momentum,
                                    .dampening = (float)o->dampening, .weight_decay = (float)o->weight_decay,
                                    .nesterov = o->nesterov};
         o->sgd = lt_sgd_new(o->params, &so);
@@ -245,8 +245,11 @@ lt_optimizer *lt_optimizer_new(const char *name, lt_params *p, const lt_cfg *par
     o->params = p;
     o->n_tensors = lt_params_count(p);
     o->flat_size = lt__params_flat_size(p);
+    o->n_groups = 1;
     o->steps = calloc(o->n_tensors + 1, sizeof *o->steps);
-    int rc = !o->steps ? lt_set_error("%s: out of memory", name)
+    o->group_of = calloc(o->n_tensors + 1, sizeof *o->group_of);
+    o->tensor_lr = calloc(o->n_tensors + 1, sizeof *o->tensor_lr);
+    int rc = !o->steps || !o->group_of || !o->tensor_lr ? lt_set_error("%s: out of memory", name)
              : o->kind == LT__SGD ? parse_sgd(o, params)
              : o->kind == LT__RMSPROP ? parse_rmsprop(o, params)
                                      : parse_adam(o, params);
@@ -263,6 +266,8 @@ void lt_optimizer_free(lt_optimizer *opt)
     for (int s = 0; s < LT__MAX_SLOTS; s++) free(opt->slots[s]);
     lt_sgd_free(opt->sgd);
     free(opt->steps);
+    free(opt->group_of);
+    free(opt->tensor_lr);
     free(opt);
 }
 
@@ -276,13 +281,48 @@ void lt_optimizer_zero_grad(lt_optimizer *opt)
 
 /* ---------------- hyperparameters ---------------- */
 
-double lt_optimizer_get_lr(const lt_optimizer *opt) { return opt ? opt->lr : 0.0; }
+double lt_optimizer_get_lr(const lt_optimizer *opt) { return lt_optimizer_group_lr(opt, 0); }
+int lt_optimizer_set_lr(lt_optimizer *opt, double lr) { return lt_optimizer_set_group_lr(opt, 0, lr); }
 
-int lt_optimizer_set_lr(lt_optimizer *opt, double lr)
+/* ---------------- param groups ---------------- */
+
+int lt_optimizer_add_group(lt_optimizer *opt, const char *prefix, double lr)
+{
+    if (!opt || !prefix || !*prefix) return lt_set_error("optimizer: add_group needs an optimizer and a name prefix");
+    if (opt->has_scheduler)
+        return lt_set_error("%s: add_group('%s'): groups are made before a scheduler is attached", opt->name, prefix);
+    if (opt->n_groups == LT__MAX_GROUPS)
+        return lt_set_error("%s: add_group('%s'): at most %d param groups", opt->name, prefix, LT__MAX_GROUPS);
+    if (!(lr >= 0.0) || isinf(lr)) return lt_set_error("%s: add_group('%s'): invalid learning rate: %g", opt->name, prefix, lr);
+    const size_t len = strlen(prefix);
+    const int g = opt->n_groups;
+    int n = 0;
+    for (size_t i = 0; i < opt->n_tensors; i++) {
+        const lt_tensor *t = lt_params_at(opt->params, i);
+        if (!(t->flags & LT_PARAMETER) || strncmp(t->name, prefix, len)) continue;
+        opt->group_of[i] = g;
+        n++;
+    }
+    if (n == 0) return lt_set_error("%s: add_group: no parameter name starts with '%s'", opt->name, prefix);
+    opt->groups[g] = (lt__group){.lr = lr};
+    opt->n_groups++;
+    return g;
+}
+
+int lt_optimizer_n_groups(const lt_optimizer *opt) { return opt ? opt->n_groups : 0; }
+
+double lt_optimizer_group_lr(const lt_optimizer *opt, int group)
+{
+    return opt && group >= 0 && group < opt->n_groups ? opt->groups[group].lr : 0.0;
+}
+
+int lt_optimizer_set_group_lr(lt_optimizer *opt, int group, double lr)
 {
     if (!opt) return lt_set_error("optimizer: NULL optimizer");
+    if (group < 0 || group >= opt->n_groups)
+        return lt_set_error("%s: no param group %d (it has %d)", opt->name, group, opt->n_groups);
     if (!(lr >= 0.0) || isinf(lr)) return lt_set_error("%s: invalid learning rate: %g", opt->name, lr);
-    opt->lr = lr;
+    opt->groups[group].lr = lr;
     return 0;
 }
 
@@ -306,7 +346,7 @@ static bool is_param(const lt_tensor *t) { return (t->flags & LT_PARAMETER) != 0
 static bool flat_ok(const lt_optimizer *o, float **data, float **grad, int64_t *steps)
 {
     /* eps 0 would turn the zero gaps of the layout into 0/0 */
-    if (!(o->eps > 0.0) || !lt__params_blocks(o->params, data, grad)) return false;
+    if (o->n_groups > 1 || !(o->eps > 0.0) || !lt__params_blocks(o->params, data, grad)) return false;
     int64_t common = -1;
     for (size_t i = 0; i < o->n_tensors; i++) {
         const lt_tensor *t = lt_params_at(o->params, i);
@@ -319,25 +359,27 @@ static bool flat_ok(const lt_optimizer *o, float **data, float **grad, int64_t *
 }
 
 /* Update of n elements at flat offset off, after `step` steps. */
-static void update_range(lt_optimizer *o, int64_t step, float *param, const float *grad, int64_t off, int64_t n)
+static void update_range(lt_optimizer *o, double lr, int64_t step, float *param, const float *grad, int64_t off,
+                         int64_t n)
 {
     if (o->kind == LT__RMSPROP) {
         float *buf = o->momentum > 0.0 ? o->slots[1] + off : NULL;
-        lt__rmsprop_update(o, param, grad, o->slots[0] + off, buf, o->centered ? o->slots[2] + off : NULL, n);
+        lt__rmsprop_update(o, lr, param, grad, o->slots[0] + off, buf, o->centered ? o->slots[2] + off : NULL, n);
         return;
     }
     lt__adam_scalars s;
-    lt__adam_scalars_of(o, step, &s);
+    lt__adam_scalars_of(o, lr, step, &s);
     lt__adam_update(&s, param, grad, o->slots[0] + off, o->slots[1] + off, o->amsgrad ? o->slots[2] + off : NULL, n);
 }
 
 static int sgd_step(lt_optimizer *o)
 {
     lt_sgd_options *so = lt__sgd_options(o->sgd);
-    so->lr = (float)o->lr;
+    so->lr = (float)o->groups[0].lr;
     so->momentum = (float)o->momentum;
     bool *started = lt__sgd_started(o->sgd);
-    int rc = lt_sgd_step(o->sgd);
+    for (size_t i = 0; i < o->n_tensors; i++) o->tensor_lr[i] = (float)o->groups[o->group_of[i]].lr;
+    int rc = o->n_groups > 1 ? lt__sgd_step_lrs(o->sgd, o->tensor_lr) : lt_sgd_step(o->sgd);
     for (size_t i = 0; i < o->n_tensors && rc == 0; i++) o->steps[i] = started[i];
     return rc;
 }
@@ -361,7 +403,7 @@ int lt_optimizer_step(lt_optimizer *opt)
     if (flat_ok(opt, &data, &grad, &steps)) {
         /* Gaps of the flat layout are zero everywhere and stay zero (Adam:
          * m = v = 0 gives 0 / eps; RMSprop: 0 / eps). */
-        update_range(opt, steps + 1, data, grad, 0, opt->flat_size);
+        update_range(opt, opt->groups[0].lr, steps + 1, data, grad, 0, opt->flat_size);
         for (size_t i = 0; i < opt->n_tensors; i++) {
             lt_tensor *t = lt_params_at(p, i);
             if (!is_param(t)) continue;
@@ -374,7 +416,7 @@ int lt_optimizer_step(lt_optimizer *opt)
         lt_tensor *t = lt_params_at(p, i);
         if (!is_param(t) || !lt_requires_grad(t) || !t->grad) continue;
         opt->steps[i]++;
-        update_range(opt, opt->steps[i], lt_f32(t), t->grad, lt__params_offset(p, i), t->numel);
+        update_range(opt, opt->groups[opt->group_of[i]].lr, opt->steps[i], lt_f32(t), t->grad, lt__params_offset(p, i), t->numel);
         t->version++;
     }
     return 0;

@@ -58,7 +58,7 @@ static inline float rms_element(const rms_scalars *s, float p, float g, float *s
         else RMS_LOOP(l2, false, false);                                                                           \
     } while (0)
 
-void lt__rmsprop_update(const lt_optimizer *o, float *param, const float *grad, float *square_avg, float *buf,
+void lt__rmsprop_update(const lt_optimizer *o, double lr, float *param, const float *grad, float *square_avg, float *buf,
                         float *grad_avg, int64_t n)
 {
     const rms_scalars s = {
@@ -67,7 +67,7 @@ void lt__rmsprop_update(const lt_optimizer *o, float *param, const float *grad, 
         .weight_decay = (float)o->weight_decay,
         .eps = (float)o->eps,
         .momentum = (float)o->momentum,
-        .neg_lr = (float)-o->lr,
+        .neg_lr = (float)-lr,
         .sign = o->maximize ? -1.0f : 1.0f,
     };
     const bool centered = o->centered, with_momentum = o->momentum > 0.0;

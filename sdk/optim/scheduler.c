@@ -31,7 +31,10 @@ struct lt_scheduler {
     kind kind;
     lt_optimizer *opt;
     int64_t last_epoch, step_count;
-    double base_lr, last_lr;
+    /* per param group of opt (torch's base_lrs, _last_lr); g is the group
+     * get_lr and closed_form_lr compute for */
+    double base_lr[LT__MAX_GROUPS], last_lr[LT__MAX_GROUPS];
+    int g;
     /* hyperparameters */
     double factor, gamma, start_factor, end_factor, eta_min;
     int64_t total_iters, step_size, t_max;
@@ -84,7 +87,7 @@ static int64_t bisect_right(const lt__ints *m, int64_t x)
 static double group_value_of(const lt_scheduler *s, group_value v)
 {
     switch (v) {
-    case INITIAL_LR: return s->opt->initial_lr;
+    case INITIAL_LR: return s->opt->groups[s->g].initial_lr;
     case MAX_LR: return s->max_lr;
     case MIN_LR: return s->min_lr;
     case MAX_MOMENTUM: return s->max_momentum;
@@ -122,10 +125,10 @@ static int onecycle_lr(lt_scheduler *s, double *out)
     return 0;
 }
 
-/* Chainable form: from the group's current lr. */
+/* Chainable form: from group g's current lr. */
 static int get_lr(lt_scheduler *s, double *out)
 {
-    const double lr = s->opt->lr;
+    const double lr = s->opt->groups[s->g].lr;
     const int64_t e = s->last_epoch;
     switch (s->kind) {
     case CONSTANT:
@@ -160,7 +163,7 @@ static int get_lr(lt_scheduler *s, double *out)
         const double t = (double)s->t_max;
         if (e == 0) *out = lr;
         else if ((e - 1 - s->t_max) % (2 * s->t_max) == 0)
-            *out = lr + (s->base_lr - s->eta_min) * (1 - cos(M_PI / t)) / 2;
+            *out = lr + (s->base_lr[s->g] - s->eta_min) * (1 - cos(M_PI / t)) / 2;
         else
             *out = (1 + cos(M_PI * (double)e / t)) / (1 + cos(M_PI * (double)(e - 1) / t)) * (lr - s->eta_min) +
                    s->eta_min;
@@ -177,7 +180,7 @@ static int get_lr(lt_scheduler *s, double *out)
  * none, -1 on an error. */
 static int closed_form_lr(const lt_scheduler *s, double *out)
 {
-    const double b = s->base_lr;
+    const double b = s->base_lr[s->g];
     const int64_t e = s->last_epoch;
     switch (s->kind) {
     case CONSTANT: *out = b * (s->factor + (double)(e >= s->total_iters) * (1 - s->factor)); return 1;
@@ -204,17 +207,15 @@ static int closed_form_lr(const lt_scheduler *s, double *out)
 static int base_step(lt_scheduler *s, int64_t epoch)
 {
     s->step_count++;
-    double lr = s->opt->lr;
-    if (epoch < 0) {
-        s->last_epoch++;
-        if (get_lr(s, &lr)) return -1;
-    } else {
-        s->last_epoch = epoch;
-        const int closed = closed_form_lr(s, &lr);
-        if (closed < 0 || (closed == 0 && get_lr(s, &lr))) return -1;
+    s->last_epoch = epoch < 0 ? s->last_epoch + 1 : epoch;
+    double lrs[LT__MAX_GROUPS];
+    for (s->g = 0; s->g < s->opt->n_groups; s->g++) {
+        double *lr = &lrs[s->g];
+        *lr = s->opt->groups[s->g].lr;
+        const int closed = epoch < 0 ? 0 : closed_form_lr(s, lr);
+        if (closed < 0 || (closed == 0 && get_lr(s, lr))) return -1;
     }
-    s->opt->lr = lr;
-    s->last_lr = lr;
+    for (int g = 0; g < s->opt->n_groups; g++) s->opt->groups[g].lr = s->last_lr[g] = lrs[g];
     return 0;
 }
 
@@ -227,11 +228,14 @@ static int initial_step(lt_scheduler *s)
 /* _LRScheduler.__init__ with last_epoch = -1. */
 static int base_init(lt_scheduler *s)
 {
-    if (!s->opt->has_initial_lr) {
-        s->opt->initial_lr = s->opt->lr;
-        s->opt->has_initial_lr = true;
+    for (int g = 0; g < s->opt->n_groups; g++) {
+        lt__group *group = &s->opt->groups[g];
+        if (!group->has_initial_lr) {
+            group->initial_lr = group->lr;
+            group->has_initial_lr = true;
+        }
+        s->base_lr[g] = group->initial_lr;
     }
-    s->base_lr = s->opt->initial_lr;
     s->last_epoch = -1;
     return initial_step(s);
 }
@@ -348,7 +352,7 @@ static int parse_plateau(lt_scheduler *s, const lt_cfg *params)
     s->threshold_abs = strcmp(threshold_mode, "abs") == 0;
     s->best = s->mode_max ? -INFINITY : INFINITY;
     s->last_epoch = 0;
-    s->last_lr = s->opt->lr;
+    for (int g = 0; g < s->opt->n_groups; g++) s->last_lr[g] = s->opt->groups[g].lr;
     return 0;
 }
 
@@ -409,9 +413,9 @@ static int parse_onecycle(lt_scheduler *s, const lt_cfg *params)
     if (strcmp(strategy, "cos") != 0 && strcmp(strategy, "linear") != 0)
         return lt_set_error("OneCycleLR: anneal_strategy must be one of 'cos' or 'linear', instead got '%s'", strategy);
     s->linear = strcmp(strategy, "linear") == 0;
-    s->opt->initial_lr = s->max_lr / div_factor;
-    s->opt->has_initial_lr = true;
-    s->min_lr = s->opt->initial_lr / final_div_factor;
+    for (int g = 0; g < s->opt->n_groups; g++)
+        s->opt->groups[g] = (lt__group){.lr = s->opt->groups[g].lr, .has_initial_lr = true, .initial_lr = s->max_lr / div_factor};
+    s->min_lr = s->max_lr / div_factor / final_div_factor;
     if (s->cycle_momentum) s->opt->momentum = s->max_momentum;
     return base_init(s);
 }
@@ -455,11 +459,10 @@ static int parse_sequential(lt_scheduler *s, const lt_cfg *params, int64_t epoch
     /* torch: reset the lr, undo the children's initial steps, restart the
      * first one. */
     s->last_epoch = 0;
-    s->opt->lr = s->opt->initial_lr;
-    s->base_lr = s->opt->initial_lr;
+    for (int g = 0; g < s->opt->n_groups; g++) s->opt->groups[g].lr = s->base_lr[g] = s->opt->groups[g].initial_lr;
     for (int i = 0; i < s->n_children; i++) s->children[i]->last_epoch -= 1;
     if (initial_step(s->children[0])) return -1;
-    s->last_lr = s->children[0]->last_lr;
+    memcpy(s->last_lr, s->children[0]->last_lr, sizeof s->last_lr);
     return 0;
 }
 
@@ -478,6 +481,7 @@ lt_scheduler *lt_scheduler_new(const char *name, lt_optimizer *opt, const lt_cfg
     if (!s) return lt_set_error("%s: out of memory", name), NULL;
     s->kind = (kind)k;
     s->opt = opt;
+    opt->has_scheduler = true;
     int rc;
     switch (s->kind) {
     case SEQUENTIAL: rc = parse_sequential(s, params, epochs); break;
@@ -503,7 +507,23 @@ void lt_scheduler_free(lt_scheduler *s)
 const char *lt_scheduler_name(const lt_scheduler *s) { return s ? kind_names[s->kind] : NULL; }
 bool lt_scheduler_per_step(const lt_scheduler *s) { return s && s->kind == ONECYCLE; }
 bool lt_scheduler_needs_metric(const lt_scheduler *s) { return s && s->kind == PLATEAU; }
-double lt_scheduler_last_lr(const lt_scheduler *s) { return s ? s->last_lr : 0.0; }
+double lt_scheduler_last_lr(const lt_scheduler *s) { return lt_scheduler_group_last_lr(s, 0); }
+
+double lt_scheduler_group_last_lr(const lt_scheduler *s, int group)
+{
+    return s && group >= 0 && group < s->opt->n_groups ? s->last_lr[group] : 0.0;
+}
+
+int lt_scheduler_rebase_lr(lt_scheduler *s, int group, double lr)
+{
+    if (!s) return lt_set_error("scheduler: NULL scheduler");
+    if (lt_optimizer_set_group_lr(s->opt, group, lr)) return -1;
+    s->opt->groups[group].initial_lr = lr;
+    s->opt->groups[group].has_initial_lr = true;
+    s->base_lr[group] = lr;
+    for (int i = 0; i < s->n_children; i++) s->children[i]->base_lr[group] = lr;
+    return 0;
+}
 
 /* ---------------- stepping ---------------- */
 
@@ -513,7 +533,7 @@ static int sequential_step(lt_scheduler *s)
     const int64_t idx = bisect_right(&s->milestones, s->last_epoch);
     lt_scheduler *child = s->children[idx];
     const int rc = idx > 0 && s->milestones.v[idx - 1] == s->last_epoch ? base_step(child, 0) : base_step(child, -1);
-    s->last_lr = child->last_lr;
+    memcpy(s->last_lr, child->last_lr, sizeof s->last_lr);
     return rc;
 }
 
@@ -551,13 +571,15 @@ int lt_scheduler_step_metric(lt_scheduler *s, double metric)
         s->num_bad_epochs = 0;
     }
     if (s->num_bad_epochs > s->patience) {
-        const double old_lr = s->opt->lr;
-        const double new_lr = fmax(old_lr * s->factor, s->plateau_min_lr);
-        if (old_lr - new_lr > s->eps) s->opt->lr = new_lr;
+        for (int g = 0; g < s->opt->n_groups; g++) {
+            const double old_lr = s->opt->groups[g].lr;
+            const double new_lr = fmax(old_lr * s->factor, s->plateau_min_lr);
+            if (old_lr - new_lr > s->eps) s->opt->groups[g].lr = new_lr;
+        }
         s->cooldown_counter = s->cooldown;
         s->num_bad_epochs = 0;
     }
-    s->last_lr = s->opt->lr;
+    for (int g = 0; g < s->opt->n_groups; g++) s->last_lr[g] = s->opt->groups[g].lr;
     return 0;
 }
 
@@ -579,15 +601,31 @@ static int put_int(lt_cfg *m, const char *key, int64_t v)
     return lt_cfg_set(m, key, lt_cfg_new_scalar(buf, false));
 }
 
+/* Group 0's values under their torch names ("lr"), group g's as "lr.<g>". */
+static void group_key(char *out, size_t size, const char *key, int g)
+{
+    if (g == 0) snprintf(out, size, "%s", key);
+    else snprintf(out, size, "%s.%d", key, g);
+}
+
+static int put_group_num(lt_cfg *m, const char *key, int g, double v)
+{
+    char name[64];
+    group_key(name, sizeof name, key, g);
+    return put_num(m, name, v);
+}
+
 lt_cfg *lt_scheduler_state(const lt_scheduler *s)
 {
     if (!s) return lt_set_error("scheduler: NULL scheduler"), NULL;
     lt_cfg *m = lt_cfg_new(LT_CFG_MAP);
     if (!m) return NULL;
     int rc = lt_cfg_set(m, "name", lt_cfg_new_scalar(kind_names[s->kind], true)) | put_int(m, "last_epoch", s->last_epoch) |
-             put_int(m, "step_count", s->step_count) | put_num(m, "base_lr", s->base_lr) |
-             put_num(m, "last_lr", s->last_lr) | put_num(m, "lr", s->opt->lr) |
-             put_num(m, "initial_lr", s->opt->initial_lr) | put_num(m, "momentum", s->opt->momentum);
+             put_int(m, "step_count", s->step_count) | put_num(m, "momentum", s->opt->momentum);
+    for (int g = 0; g < s->opt->n_groups; g++)
+        rc |= put_group_num(m, "base_lr", g, s->base_lr[g]) | put_group_num(m, "last_lr", g, s->last_lr[g]) |
+              put_group_num(m, "lr", g, s->opt->groups[g].lr) |
+              put_group_num(m, "initial_lr", g, s->opt->groups[g].initial_lr);
     if (s->kind == PLATEAU)
         rc |= put_num(m, "best", s->best) | put_int(m, "num_bad_epochs", s->num_bad_epochs) |
               put_int(m, "cooldown_counter", s->cooldown_counter);
@@ -639,12 +677,20 @@ static int load_state(lt_scheduler *s, const lt_cfg *st, bool apply)
     if (strcmp(name, owner) != 0)
         return lt_set_error("%s: load_state: the state is of a %s, not of a %s", owner, name, owner);
     lt_scheduler t = *s;
-    double lr, initial_lr, momentum;
+    double lr[LT__MAX_GROUPS], initial_lr[LT__MAX_GROUPS], momentum;
     if (get_int(st, owner, "last_epoch", &t.last_epoch) || get_int(st, owner, "step_count", &t.step_count) ||
-        get_num(st, owner, "base_lr", &t.base_lr) || get_num(st, owner, "last_lr", &t.last_lr) ||
-        get_num(st, owner, "lr", &lr) || get_num(st, owner, "initial_lr", &initial_lr) ||
         get_num(st, owner, "momentum", &momentum))
         return -1;
+    for (int g = 0; g < s->opt->n_groups; g++) {
+        char k[4][64];
+        group_key(k[0], sizeof k[0], "base_lr", g);
+        group_key(k[1], sizeof k[1], "last_lr", g);
+        group_key(k[2], sizeof k[2], "lr", g);
+        group_key(k[3], sizeof k[3], "initial_lr", g);
+        if (get_num(st, owner, k[0], &t.base_lr[g]) || get_num(st, owner, k[1], &t.last_lr[g]) ||
+            get_num(st, owner, k[2], &lr[g]) || get_num(st, owner, k[3], &initial_lr[g]))
+            return -1;
+    }
     if (s->kind == PLATEAU && (get_num(st, owner, "best", &t.best) ||
                                get_int(st, owner, "num_bad_epochs", &t.num_bad_epochs) ||
                                get_int(st, owner, "cooldown_counter", &t.cooldown_counter)))
@@ -663,9 +709,8 @@ static int load_state(lt_scheduler *s, const lt_cfg *st, bool apply)
         return lt_set_error("%s: load_state: last_epoch %lld is negative", owner, (long long)t.last_epoch);
     if (!apply) return 0;
     *s = t;
-    s->opt->lr = lr;
-    s->opt->initial_lr = initial_lr;
-    s->opt->has_initial_lr = true;
+    for (int g = 0; g < s->opt->n_groups; g++)
+        s->opt->groups[g] = (lt__group){.lr = lr[g], .has_initial_lr = true, .initial_lr = initial_lr[g]};
     s->opt->momentum = momentum;
     return 0;
 }

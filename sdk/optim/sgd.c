@@ -127,7 +127,8 @@ static bool flat_update_ok(const lt_sgd *opt, bool *first)
     return true;
 }
 
-int lt_sgd_step(lt_sgd *opt)
+/* A step; tensor_lr (one lr per tensor) or NULL for the options' lr. */
+static int sgd_step(lt_sgd *opt, const float *tensor_lr)
 {
     if (!opt) return lt__fail(SGD, "optimizer is NULL");
     lt_params *p = opt->params;
@@ -140,7 +141,7 @@ int lt_sgd_step(lt_sgd *opt)
         return lt__fail(SGD, "out of memory for the momentum of %lld parameter floats", (long long)opt->flat_size);
     float *data, *grad;
     bool first;
-    if (lt__params_blocks(p, &data, &grad) && flat_update_ok(opt, &first)) {
+    if (!tensor_lr && lt__params_blocks(p, &data, &grad) && flat_update_ok(opt, &first)) {
         /* Gaps of the flat layout are zero in data and grad and stay zero. */
         sgd_update(&opt->o, opt->one_minus_dampening, first, data, grad, with_momentum ? opt->buf : NULL, opt->flat_size);
         for (size_t i = 0; i < opt->n_tensors; i++) {
@@ -151,13 +152,19 @@ int lt_sgd_step(lt_sgd *opt)
         }
         return 0;
     }
+    lt_sgd_options o = opt->o;
     for (size_t i = 0; i < opt->n_tensors; i++) {
         lt_tensor *t = lt_params_at(p, i);
         if (!(t->flags & LT_PARAMETER) || !lt_requires_grad(t) || !t->grad) continue;
         float *buf = with_momentum ? opt->buf + lt__params_offset(p, i) : NULL;
-        sgd_update(&opt->o, opt->one_minus_dampening, !opt->started[i], lt_f32(t), t->grad, buf, t->numel);
+        if (tensor_lr) o.lr = tensor_lr[i];
+        sgd_update(&o, opt->one_minus_dampening, !opt->started[i], lt_f32(t), t->grad, buf, t->numel);
         opt->started[i] |= with_momentum;
         t->version++;
     }
     return 0;
 }
+
+int lt_sgd_step(lt_sgd *opt) { return sgd_step(opt, NULL); }
+
+int lt__sgd_step_lrs(lt_sgd *s, const float *tensor_lr) { return sgd_step(s, tensor_lr); }

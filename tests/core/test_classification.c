@@ -5,8 +5,8 @@
  *
  *  - ResNet-18/34/50 + ClassificationHead state_dict names and shapes equal
  *    torchvision's (tests/fixtures/resnet_reference.json);
- *  - logits of ResNet-18 + ClassificationHead with every weight set by a
- *    formula equal torchvision's resnet18 with the same weights (1e-4);
+ *    (logits against torchvision's resnet18 from its weights file:
+ *    tests/core/test_weights.c);
  *  - a training step: forward, CrossEntropyLoss, backward, SGD steps that
  *    lower the loss, metrics updated from the model's packets;
  *  - the losses' target conventions (one-hot, class indices, one channel);
@@ -193,74 +193,6 @@ START_TEST(test_state_dict_resnet34) { check_state_dict("34"); }
 END_TEST
 
 START_TEST(test_state_dict_resnet50) { check_state_dict("50"); }
-END_TEST
-
-/* ---------------- logits against torchvision ---------------- */
-
-/* The formulas of tests/reference/resnet_reference.py. */
-static double wave(int p, int64_t j) { return sin(1.0 + 0.618 * (double)j + 1.3 * p); }
-
-static float formula_value(const lt_tensor *t, int p, int64_t j)
-{
-    const double w = wave(p, j);
-    const char *name = t->name;
-    const size_t len = strlen(name);
-#define ENDS_WITH(S) (len >= strlen(S) && !strcmp(name + len - strlen(S), S))
-    if (ENDS_WITH("running_var")) return (float)(1.0 + 0.25 * (w + 1.0));
-    if (ENDS_WITH("running_mean") || ENDS_WITH("bias")) return (float)(0.1 * w);
-#undef ENDS_WITH
-    if (t->ndim == 1) return (float)(1.0 + 0.1 * w);
-    const int64_t fan_in = t->numel / t->shape[0];
-    return (float)(w * 2.0 / sqrt((double)fan_in));
-}
-
-static void set_formula_weights(lt_params *params)
-{
-    int p = 0;
-    for (size_t i = 0; i < lt_params_count(params); i++) {
-        lt_tensor *t = lt_params_at(params, i);
-        if (t->dtype != LT_F32) continue; /* num_batches_tracked */
-        for (int64_t j = 0; j < t->numel; j++) lt_f32(t)[j] = formula_value(t, p, j);
-        p++;
-    }
-}
-
-START_TEST(test_logits_match_torchvision)
-{
-    json_t *root = load_json("resnet_reference.json");
-    json_t *ref = json_object_get(root, "logits");
-    const int n_classes = (int)json_integer_value(json_object_get(ref, "n_classes"));
-    json_t *shape = json_object_get(ref, "input_shape");
-    int64_t in_shape[4];
-    for (int d = 0; d < 4; d++) in_shape[d] = json_integer_value(json_array_get(shape, (size_t)d));
-
-    lt_ctx *ctx = ctx_begin();
-    lt_model *m = build_classifier(&(model_spec){.variant = "18", .n_classes = n_classes,
-                                                 .input_shape = {in_shape[0], in_shape[1], in_shape[2], in_shape[3]}});
-    set_formula_weights(lt_model_params(m));
-    lt_tensor *x = lt_empty(LT_F32, 4, in_shape);
-    for (int64_t i = 0; i < x->numel; i++)
-        lt_f32(x)[i] = (float)(sin(0.37 * (double)i) + 0.5 * cos(0.11 * (double)i));
-    ck_assert_msg(lt_model_forward(m, x, LT_MODE_EVAL) == 0, "forward: %s", lt_last_error());
-    const lt_tensor *logits = head_logits(m);
-    json_t *want = json_object_get(ref, "logits");
-    ck_assert_int_eq(logits->ndim, 2);
-    ck_assert_int_eq(logits->shape[0], in_shape[0]);
-    ck_assert_int_eq(logits->shape[1], n_classes);
-    ck_assert_int_eq((int)logits->numel, (int)json_array_size(want));
-    for (int64_t i = 0; i < logits->numel; i++) {
-        const double w = json_number_value(json_array_get(want, (size_t)i));
-        ck_assert_msg(fabs(lt_f32(logits)[i] - w) <= 1e-4 * (1.0 + fabs(w)), "logit %lld: %.7g vs torchvision %.7g",
-                      (long long)i, lt_f32(logits)[i], w);
-    }
-    /* Eval mode is deterministic: dropout is off. */
-    lt_tensor *first = lt_copy(logits);
-    ck_assert_int_eq(lt_model_forward(m, x, LT_MODE_EVAL), 0);
-    ck_assert_int_eq(memcmp(first->data, head_logits(m)->data, (size_t)first->numel * sizeof(float)), 0);
-    lt_model_free(m);
-    ctx_end(ctx);
-    json_decref(root);
-}
 END_TEST
 
 /* ---------------- training step ---------------- */
@@ -702,7 +634,6 @@ static Suite *classification_suite(void)
     tcase_add_test(tc, test_state_dict_resnet18);
     tcase_add_test(tc, test_state_dict_resnet34);
     tcase_add_test(tc, test_state_dict_resnet50);
-    tcase_add_test(tc, test_logits_match_torchvision);
     tcase_add_test(tc, test_training_step);
     tcase_add_test(tc, test_head_config_and_dropout);
     tcase_add_test(tc, test_bad_params);

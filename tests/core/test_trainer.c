@@ -317,9 +317,16 @@ START_TEST(test_early_stopping)
 }
 END_TEST
 
-/* Every tensor of two checkpoints whose name starts with `prefix`: equal
- * bytes (expect_equal) or at least one differing. */
-static void compare_checkpoints(const char *a_path, const char *b_path, const char *prefix, bool expect_equal)
+static bool is_buffer(const char *name)
+{
+    return strstr(name, ".running_") || strstr(name, ".num_batches_tracked");
+}
+
+/* Every tensor of two checkpoints whose name starts with `prefix` (only
+ * parameters, no batch-norm statistics, when params_only): equal bytes
+ * (expect_equal) or at least one differing. */
+static void compare_tensors(const char *a_path, const char *b_path, const char *prefix, bool params_only,
+                            bool expect_equal)
 {
     lt_safetensors *a = lt_safetensors_load(a_path), *b = lt_safetensors_load(b_path);
     ck_assert_msg(a && b, "load: %s", lt_last_error());
@@ -327,7 +334,7 @@ static void compare_checkpoints(const char *a_path, const char *b_path, const ch
     int compared = 0, differing = 0;
     for (size_t i = 0; i < lt_safetensors_count(a); i++) {
         const lt_tensor *x = lt_safetensors_at(a, i);
-        if (strncmp(x->name, prefix, strlen(prefix)) != 0) continue;
+        if (strncmp(x->name, prefix, strlen(prefix)) != 0 || (params_only && is_buffer(x->name))) continue;
         const lt_tensor *y = lt_safetensors_find(b, x->name);
         ck_assert_msg(y != NULL, "%s is in %s but not in %s", x->name, a_path, b_path);
         ck_assert_int_eq(x->numel, y->numel);
@@ -340,6 +347,26 @@ static void compare_checkpoints(const char *a_path, const char *b_path, const ch
     if (!expect_equal) ck_assert_msg(differing > 0, "every %s* tensor is the same", prefix);
     lt_safetensors_free(a);
     lt_safetensors_free(b);
+}
+
+static void compare_checkpoints(const char *a_path, const char *b_path, const char *prefix, bool expect_equal)
+{
+    compare_tensors(a_path, b_path, prefix, false, expect_equal);
+}
+
+/* A number of the scheduler state in a checkpoint's metadata. */
+static double scheduler_value(const char *path, const char *key)
+{
+    lt_safetensors *f = lt_safetensors_load(path);
+    ck_assert_msg(f != NULL, "%s", lt_last_error());
+    const char *yaml = lt_safetensors_meta(f, "scheduler");
+    ck_assert_ptr_nonnull(yaml);
+    lt_cfg *st = lt_cfg_parse_yaml(yaml, strlen(yaml), "scheduler");
+    double v = NAN;
+    ck_assert_msg(st && lt_cfg_as_float(lt_cfg_peek(st, key), key, &v) == 0, "%s: %s", key, lt_last_error());
+    lt_cfg_free(st);
+    lt_safetensors_free(f);
+    return v;
 }
 
 static char *last_of(const lt_trainer *t)
@@ -387,6 +414,46 @@ START_TEST(test_freezing)
     ck_assert_int_eq(n_epochs_trained(t), 2);
     lt_trainer_free(t);
     lt_config_free(c);
+}
+END_TEST
+
+START_TEST(test_lr_after_unfreeze)
+{
+    /* The backbone is frozen in epoch 1 and unfreezes in epoch 2 at
+     * lr_after_unfreeze (SGD, ExponentialLR 0.5): with 0 its parameters
+     * equal the 1-epoch run's (frozen, then a zero rate), with 0.02 they
+     * move; the group's rate after epoch 2 is 0.02 * 0.5, the default
+     * group's 0.003 * 0.5^2. */
+    static const char frozen0[] = "    params:\n      backbone_params:\n"
+                                  "        freezing: {unfreeze_after: 1, lr_after_unfreeze: 0.0}\n";
+    static const char frozen2[] = "    params:\n      backbone_params:\n"
+                                  "        freezing: {unfreeze_after: 1, lr_after_unfreeze: 0.02}\n";
+    const char *const sgd[] = {"trainer.optimizer.name", "SGD", "trainer.scheduler.name", "ExponentialLR",
+                               "trainer.scheduler.params", "{gamma: 0.5}", "trainer.epochs", "1"};
+    lt_config *c1 = small_config(NULL, frozen2, sgd, 8), *c2a = small_config(NULL, frozen0, sgd, 6),
+              *c2b = small_config(NULL, frozen2, sgd, 6);
+    lt_trainer *t1 = fit(c1, &(lt_trainer_options){0}), *t2a = fit(c2a, &(lt_trainer_options){0});
+    lt_trainer *t2b = fit(c2b, &(lt_trainer_options){0});
+    ck_assert_int_eq(n_epochs_trained(t2b), 2);
+    char *p1 = last_of(t1), *p2a = last_of(t2a), *p2b = last_of(t2b);
+    const char *backbone = c1->model.nodes[0].alias ? c1->model.nodes[0].alias : c1->model.nodes[0].name;
+    char prefix[128];
+    snprintf(prefix, sizeof prefix, "%s.", backbone);
+    compare_tensors(p1, p2a, prefix, true, true);
+    compare_tensors(p1, p2b, prefix, true, false);
+    compare_tensors(p1, p2a, "ClassificationHead.", true, false); /* the head trains on */
+    ck_assert_double_eq(scheduler_value(p2b, "lr.1"), 0.02 * 0.5);
+    ck_assert_double_eq(scheduler_value(p2b, "lr"), 0.003 * 0.5 * 0.5);
+    ck_assert_double_eq(scheduler_value(p1, "lr.1"), 0.003 * 0.5); /* before unfreezing: the default rate */
+    free(p1);
+    free(p2a);
+    free(p2b);
+    lt_trainer_free(t1);
+    lt_trainer_free(t2a);
+    lt_trainer_free(t2b);
+    lt_config_free(c1);
+    lt_config_free(c2a);
+    lt_config_free(c2b);
 }
 END_TEST
 
@@ -512,6 +579,7 @@ int main(void)
     tcase_add_test(tc, test_bad_configs);
     tcase_add_test(tc, test_early_stopping);
     tcase_add_test(tc, test_freezing);
+    tcase_add_test(tc, test_lr_after_unfreeze);
     tcase_add_test(tc, test_interrupt_and_resume);
     tcase_add_test(tc, test_sigint_stops_cleanly);
     suite_add_tcase(s, tc);

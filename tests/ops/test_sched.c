@@ -127,11 +127,71 @@ static lt_tensor *run_scheduler(fx_case *c)
     return out;
 }
 
-static const fx_op sched_ops[] = {{"scheduler", run_scheduler}};
+/* Two param groups ("a.w" default, "b.w" its own lr, frozen before step
+ * `unfreeze`, then rebased to new_lr), fixed gradients, one optimizer and
+ * one scheduler step per iteration: both groups' lr sequences exactly, and
+ * the final parameters (out). */
+static lt_tensor *run_groups(fx_case *c)
+{
+    lt_params *p = lt_params_new();
+    const lt_tensor *a0 = fx_in(c, "a0"), *b0 = fx_in(c, "b0"), *ga = fx_in(c, "ga"), *gb = fx_in(c, "gb");
+    lt_tensor *a = lt_params_add(p, "a", "w", LT_F32, 1, a0->shape, true);
+    lt_tensor *b = lt_params_add(p, "b", "w", LT_F32, 1, b0->shape, true);
+    memcpy(a->data, a0->data, sizeof(float) * (size_t)a->numel);
+    memcpy(b->data, b0->data, sizeof(float) * (size_t)b->numel);
+    lt_cfg *cfg = parse_cfg(fx_param_s(c, "cfg", "{}")), *sched_cfg = parse_cfg(fx_param_s(c, "sched_cfg", "{}"));
+    lt_optimizer *opt = lt_optimizer_new(fx_param_s(c, "optimizer", ""), p, cfg);
+    ck_assert_msg(opt != NULL, "%s", lt_last_error());
+    ck_assert_int_eq(lt_optimizer_add_group(opt, "b.", fx_param_f(c, "group_lr", 0)), 1);
+    ck_assert_int_eq(lt_optimizer_n_groups(opt), 2);
+    lt_scheduler *sched = lt_scheduler_new(fx_param_s(c, "sched", ""), opt, sched_cfg, fx_param_i(c, "epochs", 0));
+    ck_assert_msg(sched != NULL, "%s", lt_last_error());
+    ck_assert_int_eq(lt_optimizer_add_group(opt, "a.", 0.1), -1); /* fixed once scheduled */
+    const int steps = (int)fx_param_i(c, "steps", 0), unfreeze = (int)fx_param_i(c, "unfreeze", 0);
+    static double lrs[MAX_STEPS], lrs1[MAX_STEPS];
+    ck_assert_int_eq(parse_doubles(fx_param_s(c, "lrs", ""), lrs, MAX_STEPS), steps + 1);
+    ck_assert_int_eq(parse_doubles(fx_param_s(c, "lrs1", ""), lrs1, MAX_STEPS), steps + 1);
+    for (int s = 0; s <= steps; s++) {
+        if (s > 0) {
+            const int i = s - 1;
+            if (s == steps / 2) { /* the groups' rates survive a state round trip */
+                lt_cfg *st = lt_scheduler_state(sched);
+                char *yaml = lt_cfg_to_yaml(st);
+                lt_cfg_free(st);
+                lt_scheduler_free(sched);
+                sched = lt_scheduler_new(fx_param_s(c, "sched", ""), opt, sched_cfg, fx_param_i(c, "epochs", 0));
+                st = lt_cfg_parse_yaml(yaml, strlen(yaml), "state.yaml");
+                ck_assert_msg(sched && st && lt_scheduler_load_state(sched, st) == 0, "%s", lt_last_error());
+                lt_cfg_free(st);
+                free(yaml);
+            }
+            if (i == unfreeze) ck_assert_int_eq(lt_scheduler_rebase_lr(sched, 1, fx_param_f(c, "new_lr", 0)), 0);
+            lt_params_set_trainable(p, "b.", i >= unfreeze);
+            memcpy(a->grad, lt_f32(ga) + i * a->numel, sizeof(float) * (size_t)a->numel);
+            memcpy(b->grad, lt_f32(gb) + i * b->numel, sizeof(float) * (size_t)b->numel);
+            ck_assert_msg(lt_optimizer_step(opt) == 0 && lt_scheduler_step(sched) == 0, "%s", lt_last_error());
+        }
+        check_double(c, "lr", s, lt_optimizer_group_lr(opt, 0), lrs[s]);
+        check_double(c, "group 1 lr", s, lt_optimizer_group_lr(opt, 1), lrs1[s]);
+        ck_assert(lt_scheduler_group_last_lr(sched, 1) == lrs1[s]);
+    }
+    const int64_t n = a->numel + b->numel;
+    lt_tensor *out = lt_empty(LT_F32, 1, &n);
+    memcpy(lt_f32(out), a->data, sizeof(float) * (size_t)a->numel);
+    memcpy(lt_f32(out) + a->numel, b->data, sizeof(float) * (size_t)b->numel);
+    lt_scheduler_free(sched);
+    lt_optimizer_free(opt);
+    lt_cfg_free(cfg);
+    lt_cfg_free(sched_cfg);
+    lt_params_free(p);
+    return out;
+}
+
+static const fx_op sched_ops[] = {{"scheduler", run_scheduler}, {"groups", run_groups}};
 
 START_TEST(test_fixtures)
 {
-    int n = fx_run_group("sched", sched_ops, 1);
+    int n = fx_run_group("sched", sched_ops, (int)(sizeof sched_ops / sizeof *sched_ops));
     ck_assert_int_gt(n, 0);
 }
 END_TEST

@@ -62,6 +62,48 @@ def sched_case(g, name, sched, sched_cfg, opt="SGD", opt_cfg=None, steps=STEPS, 
     g.case(name, "scheduler", lambda x: out, {"x": x}, params, rtol=1e-6, atol=0.0)
 
 
+def groups_case(g, name, opt, opt_cfg, sched, sched_cfg, group_lr, unfreeze, new_lr, steps=40, epochs=0):
+    """Two param groups: "a.w" in the default group (opt_cfg's lr), "b.w" in
+    a group of lr group_lr, frozen (no gradient: skipped) before step
+    `unfreeze`, where its lr, initial_lr and the scheduler's base lr
+    (SequentialLR: its children's) are rebased to new_lr as luxonis-train's
+    freezing.lr_after_unfreeze does. One optimizer step then one scheduler
+    step per iteration with fixed gradients. Records both groups' lr after
+    construction and every step (doubles, params.lrs / params.lrs1) and the
+    final parameters (out)."""
+    a0 = torch.rand(3, generator=g.gen) * 2 - 1
+    b0 = torch.rand(4, generator=g.gen) * 2 - 1
+    ga = torch.rand(steps, 3, generator=g.gen) * 2 - 1
+    gb = torch.rand(steps, 4, generator=g.gen) * 2 - 1
+    a = a0.clone().requires_grad_(True)
+    b = b0.clone().requires_grad_(True)
+    o = getattr(torch.optim, opt)([{"params": [a]}, {"params": [b], "lr": group_lr}], **opt_cfg)
+    lrs, lrs1 = [], []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        s = build(o, sched, sched_cfg, epochs)
+        lrs.append(o.param_groups[0]["lr"])
+        lrs1.append(o.param_groups[1]["lr"])
+        for i in range(steps):
+            if i == unfreeze:
+                o.param_groups[1]["lr"] = new_lr
+                o.param_groups[1]["initial_lr"] = new_lr
+                for sch in [s] + list(getattr(s, "_schedulers", [])):
+                    if hasattr(sch, "base_lrs"):  # SequentialLR has none; its children do
+                        sch.base_lrs[1] = new_lr
+            a.grad = ga[i].clone()
+            b.grad = gb[i].clone() if i >= unfreeze else None
+            o.step()
+            s.step()
+            lrs.append(o.param_groups[0]["lr"])
+            lrs1.append(o.param_groups[1]["lr"])
+    params = {"optimizer": opt, "cfg": json.dumps(opt_cfg), "sched": sched, "sched_cfg": json.dumps(sched_cfg),
+              "steps": steps, "epochs": epochs, "group_lr": group_lr, "unfreeze": unfreeze, "new_lr": new_lr,
+              "lrs": " ".join(repr(float(v)) for v in lrs), "lrs1": " ".join(repr(float(v)) for v in lrs1)}
+    out = torch.cat([a.detach(), b.detach()])
+    g.case(name, "groups", lambda *_: out, {"a0": a0, "b0": b0, "ga": ga, "gb": gb}, params)
+
+
 def metric_sequence(g, n, kind):
     noise = torch.rand(n, generator=g.gen, dtype=torch.float64) - 0.5
     t = torch.arange(n, dtype=torch.float64)
@@ -130,6 +172,20 @@ def cases(g):
     sc(g, "plateau_max_abs_eps", "ReduceLROnPlateau",
        {"mode": "max", "threshold_mode": "abs", "threshold": 0.0, "patience": 0, "factor": 0.9, "eps": 0.002,
         "min_lr": 0.05}, metrics=metric_sequence(g, STEPS, "flat"))
+
+    # Param groups with a frozen group rebased at its unfreeze step.
+    groups_case(g, "groups_sgd_cosine_rebase", "SGD", {"lr": 0.1, "momentum": 0.9}, "CosineAnnealingLR",
+                {"T_max": 40}, 0.1, 10, 0.01)
+    groups_case(g, "groups_adam_step_rebase", "Adam", {"lr": 0.01}, "StepLR", {"step_size": 7, "gamma": 0.5},
+                0.003, 12, 0.002)
+    groups_case(g, "groups_rmsprop_exponential", "RMSprop", {"lr": 0.01, "momentum": 0.5}, "ExponentialLR",
+                {"gamma": 0.95}, 0.02, 0, 0.02)
+    groups_case(g, "groups_adamw_seq_warmup_cosine", "AdamW", {"lr": 0.002}, "SequentialLR",
+                {"schedulers": [{"name": "LinearLR", "params": {"start_factor": 0.1, "total_iters": 5}},
+                                {"name": "CosineAnnealingLR", "params": {"T_max": 35}}], "milestones": [5]},
+                0.002, 8, 0.0005)
+    groups_case(g, "groups_sgd_onecycle", "SGD", {"lr": 0.1, "momentum": 0.9, "nesterov": True}, "OneCycleLR",
+                {"max_lr": 0.1, "total_steps": 40}, 0.05, 15, 0.05)
 
     x = torch.zeros(1)
 

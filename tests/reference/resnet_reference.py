@@ -8,10 +8,19 @@ writes tests/fixtures/resnet_reference.json with
   - "state_dicts": for resnet18/34/50 with 10 classes, every state_dict entry
     (name, shape) in order; torchvision's "fc.*" is the ClassificationHead's
     "head.3.*" in ltrain, everything else the backbone's;
-  - "logits": resnet18(num_classes=5) in eval mode with every weight set by
-    value() below from the entry's index and the element's index, run on the
-    input given by input_value(); the C test sets the same values through
-    the parameter store and compares the logits (no weight file committed).
+  - "logits": a fixed input batch and the eval-mode logits of
+    torchvision's resnet18(num_classes=5), random-initialised with a fixed
+    seed (no download; batch-norm affine and running statistics drawn too,
+    so they matter), whose weights are written as safetensors:
+      tests/fixtures/resnet18_torchvision.safetensors  torchvision's whole
+          state_dict under its own names (conv1.weight, ..., fc.weight);
+      tests/fixtures/resnet18_head.safetensors  "fc.*" renamed to the
+          ClassificationHead's own names "head.3.*".
+    The C test builds ResNet-18 + ClassificationHead from a config and loads
+    these files only through the node `weights` param and --weights.
+    Every float is rounded to 8 significant bits on a per-tensor grid (a
+    power-of-two step) so the committed 45 MB file compresses about 3x in
+    git; torch computes the logits from the same rounded values.
 Not a cases_*.py module: gen_fixtures.py runs only those.
 """
 import json
@@ -21,53 +30,48 @@ import os
 import torch
 import torchvision
 
+from make_safetensors import save_safetensors
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(os.path.dirname(HERE), "fixtures", "resnet_reference.json")
+FIXTURES = os.path.join(os.path.dirname(HERE), "fixtures")
+OUT = os.path.join(FIXTURES, "resnet_reference.json")
 
 N_CLASSES = 5
 INPUT_SHAPE = (2, 3, 32, 32)
 
 
-def wave(p, j):
-    """Deterministic pseudo-random value in [-1, 1] for entry p, element j."""
-    return math.sin(1.0 + 0.618 * j + 1.3 * p)
+def on_grid(t):
+    """t rounded to a per-tensor grid of step 2^k with |values| <= 127 steps."""
+    peak = t.abs().max().item()
+    if peak == 0:
+        return t
+    step = 2.0 ** math.ceil(math.log2(peak / 127))
+    return torch.round(t / step) * step
 
 
-def value(name, p, j, shape):
-    """Weights keeping activations of order one through the network (eval mode)."""
-    w = wave(p, j)
-    if name.endswith("running_var"):
-        return 1.0 + 0.25 * (w + 1.0)
-    if name.endswith("running_mean") or name.endswith("bias"):
-        return 0.1 * w
-    if len(shape) == 1:  # batch norm weight
-        return 1.0 + 0.1 * w
-    fan_in = 1
-    for d in shape[1:]:
-        fan_in *= d
-    return w * 2.0 / math.sqrt(fan_in)  # sin has variance 1/2: He-like 2 / fan_in
-
-
-def input_value(i):
-    return math.sin(0.37 * i) + 0.5 * math.cos(0.11 * i)
-
-
-def entries(model):
-    """state_dict entries without num_batches_tracked (int64 counters)."""
-    return [(k, v) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")]
-
-
-def logits_case():
+def torchvision_case():
     torch.manual_seed(0)
-    model = torchvision.models.resnet18(num_classes=N_CLASSES).eval()
+    model = torchvision.models.resnet18(num_classes=N_CLASSES)
     with torch.no_grad():
-        for p, (name, t) in enumerate(entries(model)):
-            flat = torch.tensor([value(name, p, j, list(t.shape)) for j in range(t.numel())], dtype=torch.float64)
-            t.copy_(flat.reshape(t.shape).to(t.dtype))
-        n = math.prod(INPUT_SHAPE)
-        x = torch.tensor([input_value(i) for i in range(n)], dtype=torch.float64).float().reshape(INPUT_SHAPE)
+        for name, t in model.state_dict().items():
+            if name.endswith("num_batches_tracked"):
+                t.fill_(7)
+                continue
+            if name.endswith("running_var") or (name.endswith("weight") and t.dim() == 1):
+                t.uniform_(0.5, 1.5)
+            elif name.endswith("running_mean") or (name.endswith("bias") and not name.startswith("fc.")):
+                t.uniform_(-0.2, 0.2)
+            t.copy_(on_grid(t))
+        model.eval()
+        x = on_grid(torch.rand(INPUT_SHAPE) * 2 - 1)
         out = model(x)
-    return {"n_classes": N_CLASSES, "input_shape": list(INPUT_SHAPE), "logits": out.reshape(-1).tolist()}
+    sd = model.state_dict()
+    source = {"source": "tests/reference/resnet_reference.py", "torchvision": torchvision.__version__}
+    save_safetensors(os.path.join(FIXTURES, "resnet18_torchvision.safetensors"), sd, dict(source, format="pt"))
+    head = {"head.3.weight": sd["fc.weight"], "head.3.bias": sd["fc.bias"]}
+    save_safetensors(os.path.join(FIXTURES, "resnet18_head.safetensors"), head, dict(source, format="pt"))
+    return {"n_classes": N_CLASSES, "input_shape": list(INPUT_SHAPE), "input": x.reshape(-1).tolist(),
+            "logits": out.reshape(-1).tolist()}
 
 
 def state_dicts():
@@ -81,7 +85,7 @@ def state_dicts():
 def main():
     torch.set_num_threads(1)
     data = {"generator": "tests/reference/resnet_reference.py", "torch": torch.__version__,
-            "torchvision": torchvision.__version__, "state_dicts": state_dicts(), "logits": logits_case()}
+            "torchvision": torchvision.__version__, "state_dicts": state_dicts(), "logits": torchvision_case()}
     with open(OUT, "w") as f:
         json.dump(data, f, separators=(",", ":"))
         f.write("\n")

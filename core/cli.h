@@ -52,11 +52,18 @@ void lt_cli_print_load_problems(const lt_cli_plugins *p, FILE *err);
 
 enum { LT_CLI_MAX_PATHS = 64 };
 
-/* One "--name VALUE" option: *value receives the argv string. */
+/* One option of a command:
+ *   "--name VALUE":    value set, given NULL or not;
+ *   a flag "--name":   value NULL, given set (becomes true);
+ *   "--name [VALUE]":  value and given set, and takes_value says whether the
+ *                      next argument is the option's value (else it stays NULL
+ *                      and the argument is parsed on its own). */
 typedef struct lt_cli_option {
     const char *name;  /* "--config" */
     const char *alias; /* "-c", or NULL */
     const char **value;
+    bool *given;
+    bool (*takes_value)(const char *next);
 } lt_cli_option;
 
 /* --plugin-path DIR (repeatable) and KEY VALUE overrides. */
@@ -68,7 +75,7 @@ typedef struct lt_cli_common {
 } lt_cli_common;
 
 /* Parses argv[1..] of `ltrain <cmd>`: --help/-h (usage on stdout, returns
- * -1), the options of `opts` ({0}-terminated), --plugin-path and KEY VALUE
+ * -1), the options and flags of `opts` ({0}-terminated), --plugin-path and KEY VALUE
  * overrides (which must pair up). On a bad command line prints
  * "ltrain <cmd>: <problem>" and a hint on stderr and returns
  * LT_EXIT_USAGE; 0 otherwise. c->overrides must be freed in every case. */

@@ -12,10 +12,10 @@ int lt_cli_usage_error(const char *cmd, const char *fmt, const char *arg)
     return LT_EXIT_USAGE;
 }
 
-static const char **option_slot(const lt_cli_option *opts, const char *s)
+static const lt_cli_option *find_option(const lt_cli_option *opts, const char *s)
 {
     for (const lt_cli_option *o = opts; o->name; o++)
-        if (!strcmp(s, o->name) || (o->alias && !strcmp(s, o->alias))) return o->value;
+        if (!strcmp(s, o->name) || (o->alias && !strcmp(s, o->alias))) return o;
     return NULL;
 }
 
@@ -25,25 +25,31 @@ int lt_cli_parse(const char *cmd, int argc, char **argv, const lt_cli_option *op
     *c = (lt_cli_common){0};
     if (!(c->overrides = calloc((size_t)argc, sizeof *c->overrides)))
         return lt_cli_usage_error(cmd, "%s", "out of memory");
+    static const lt_cli_option plugin_path = {"--plugin-path", NULL, NULL, NULL, NULL};
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
             usage(stdout);
             return -1;
         }
-        const bool plugin_path = !strcmp(s, "--plugin-path");
-        const char **slot = plugin_path ? NULL : option_slot(opts, s);
-        if (slot || plugin_path) {
-            if (i + 1 >= argc) return lt_cli_usage_error(cmd, "option '%s' needs a value", s);
-            if (plugin_path) {
-                if (c->n_plugin_paths == LT_CLI_MAX_PATHS) return lt_cli_usage_error(cmd, "too many %s options", s);
-                slot = &c->plugin_paths[c->n_plugin_paths++];
-            }
-            *slot = argv[++i];
-        } else if (s[0] == '-' && s[1] == '-') {
-            return lt_cli_usage_error(cmd, "unknown option '%s'", s);
-        } else {
+        const lt_cli_option *o = !strcmp(s, plugin_path.name) ? &plugin_path : find_option(opts, s);
+        if (!o) {
+            if (s[0] == '-' && s[1] == '-') return lt_cli_usage_error(cmd, "unknown option '%s'", s);
             c->overrides[c->n_overrides++] = s;
+            continue;
+        }
+        if (o->given) *o->given = true;
+        if (o->takes_value) { /* an optional value */
+            if (i + 1 < argc && o->takes_value(argv[i + 1])) *o->value = argv[++i];
+            continue;
+        }
+        if (!o->value && o != &plugin_path) continue; /* a flag */
+        if (i + 1 >= argc) return lt_cli_usage_error(cmd, "option '%s' needs a value", s);
+        if (o == &plugin_path) {
+            if (c->n_plugin_paths == LT_CLI_MAX_PATHS) return lt_cli_usage_error(cmd, "too many %s options", s);
+            c->plugin_paths[c->n_plugin_paths++] = argv[++i];
+        } else {
+            *o->value = argv[++i];
         }
     }
     if (c->n_overrides % 2)

@@ -20,10 +20,10 @@ typedef struct infer_args {
 static int parse_args(int argc, char **argv, infer_args *a)
 {
     const lt_cli_option opts[] = {
-        {"--config", "-c", &a->config},
-        {"--weights", NULL, &a->weights},
-        {"--source-path", NULL, &a->source},
-        {"--save-dir", NULL, &a->save_dir},
+        {.name = "--config", .alias = "-c", .value = &a->config},
+        {.name = "--weights", .value = &a->weights},
+        {.name = "--source-path", .value = &a->source},
+        {.name = "--save-dir", .value = &a->save_dir},
         {0},
     };
     int rc = lt_cli_parse("infer", argc, argv, opts, &a->common, lt_cmd_infer_usage);

@@ -25,6 +25,7 @@
 #include "model.h"
 #include "visualize.h"
 #include "modules.h"
+#include "run_log.h"
 
 enum { VIEW_TRAIN, VIEW_VAL, VIEW_TEST, N_VIEWS };
 enum { PATH_SIZE = 4096 };
@@ -73,6 +74,7 @@ struct lt_trainer {
     lt_scheduler *sched;
     int64_t start_epoch; /* epochs already done (resume) */
     char *run_dir;
+    lt_run_log *run_log; /* <run>/luxonis_train.log and metrics.csv; NULL with no_run_dir */
     int n_visualized;   /* evaluations that wrote pictures (their index) */
     double *train_losses;
     int n_train_losses;
@@ -109,6 +111,22 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void lt_trainer_log(const lt_trainer *t, lt_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    if (t->log) {
+        if (isatty(fileno(t->log))) fputs("\r\033[K", t->log); /* over the progress bar */
+        va_start(ap, fmt);
+        vfprintf(t->log, fmt, ap);
+        va_end(ap);
+        fputc('\n', t->log);
+        fflush(t->log);
+    }
+    va_start(ap, fmt);
+    lt_run_log_vline(t->run_log, level, fmt, ap);
+    va_end(ap);
 }
 
 /* Makes the trainer's context current; returns the previous one. */
@@ -425,6 +443,7 @@ static int make_run_dir(lt_trainer *t)
     char *cfg_path = dup_printf("%s/training_config.yaml", t->run_dir);
     const int rc = cfg_path ? lt_config_save(t->cfg, cfg_path) : -1;
     free(cfg_path);
+    if (rc == 0 && !(t->run_log = lt_run_log_open(t->run_dir))) return -1;
     return rc;
 }
 
@@ -543,22 +562,20 @@ static int early_stopping_check(lt_trainer *t, const lt_eval_result *val, bool *
     const double current = val->values[k];
     if (!isfinite(current)) {
         *stop = true;
-        if (t->log) fprintf(t->log, "early stopping: %s = %g is not finite\n", es->monitor, current);
+        lt_trainer_log(t, LT_LOG_INFO, "early stopping: %s = %g is not finite", es->monitor, current);
         return 0;
     }
     const bool improved = es->maximize ? current - es->min_delta > es->best : current + es->min_delta < es->best;
     if (improved) {
-        if (es->verbose && t->log)
-            fprintf(t->log, "early stopping: %s improved to %.6f\n", es->monitor, current);
+        if (es->verbose) lt_trainer_log(t, LT_LOG_INFO, "early stopping: %s improved to %.6f", es->monitor, current);
         es->best = current;
         es->wait = 0;
         return 0;
     }
     if (++es->wait >= es->patience) {
         *stop = true;
-        if (t->log)
-            fprintf(t->log, "early stopping: %s did not improve in the last %lld validations (best %.6f)\n",
-                    es->monitor, (long long)es->wait, es->best);
+        lt_trainer_log(t, LT_LOG_INFO, "early stopping: %s did not improve in the last %lld validations (best %.6f)",
+            es->monitor, (long long)es->wait, es->best);
     }
     return 0;
 }
@@ -695,6 +712,7 @@ void lt_trainer_free(lt_trainer *t)
     lt_model_free(t->model);
     lt_ctx_use(prev == t->ctx ? NULL : prev);
     lt_ctx_free(t->ctx);
+    lt_run_log_close(t->run_log);
     free(t->run_dir);
     free(t->resume_path);
     free(t->train_losses);
@@ -827,7 +845,7 @@ static int visualize_first_batch(lt_trainer *t, int v, const lt_batch *batch, co
     if (!dir) return -1;
     lt_vis_paths paths = {0};
     int rc = lt_visualize_batch(t->model, &t->pp, batch->images, labels, dir, t->n_visualized++, &paths);
-    if (rc == 0 && paths.n && t->log) fprintf(t->log, "pictures: %s/\n", dir);
+    if (rc == 0 && paths.n) lt_trainer_log(t, LT_LOG_INFO, "pictures: %s/", dir);
     lt_vis_paths_free(&paths);
     free(dir);
     return rc;
@@ -1046,19 +1064,33 @@ static int validate(lt_trainer *t, int64_t epoch, lt_eval_result *val)
     return 0;
 }
 
+/* An evaluation's results as rows of metrics.csv at `step`. */
+static void log_metrics(const lt_trainer *t, const lt_eval_result *r, int64_t step)
+{
+    for (int i = 0; r && i < r->n; i++) lt_run_log_metric(t->run_log, r->names[i], r->values[i], step);
+}
+
+/* The epoch's line, and its scalars (train/loss, the learning rate under
+ * LearningRateMonitor's name lr-<optimizer>, the validation results). */
 static void log_epoch(const lt_trainer *t, int64_t epoch, double train_loss, const lt_eval_result *val,
                       double seconds)
 {
-    if (!t->log) return;
-    if (isatty(fileno(t->log))) fputs("\r\033[K", t->log);
-    fprintf(t->log, "epoch %lld/%lld  train/loss %.4f", (long long)epoch + 1, (long long)t->cfg->trainer.epochs,
-            train_loss);
-    if (val) {
-        fprintf(t->log, "  val/loss %.4f", val->values[0]);
-        if (val->main_index >= 0) fprintf(t->log, "  %s %.4f", val->names[val->main_index], val->values[val->main_index]);
+    char line[1024], lr_name[64];
+    int n = snprintf(line, sizeof line, "epoch %lld/%lld  train/loss %.4f", (long long)epoch + 1,
+                     (long long)t->cfg->trainer.epochs, train_loss);
+    if (val && n < (int)sizeof line) {
+        n += snprintf(line + n, sizeof line - (size_t)n, "  val/loss %.4f", val->values[0]);
+        if (val->main_index >= 0 && n < (int)sizeof line)
+            n += snprintf(line + n, sizeof line - (size_t)n, "  %s %.4f", val->names[val->main_index],
+                          val->values[val->main_index]);
     }
-    fprintf(t->log, "  lr %.3g  %.1fs\n", lt_optimizer_get_lr(t->opt), seconds);
-    fflush(t->log);
+    const double lr = lt_optimizer_get_lr(t->opt);
+    if (n < (int)sizeof line) snprintf(line + n, sizeof line - (size_t)n, "  lr %.3g  %.1fs", lr, seconds);
+    lt_trainer_log(t, LT_LOG_INFO, "%s", line);
+    snprintf(lr_name, sizeof lr_name, "lr-%s", lt_optimizer_name(t->opt));
+    lt_run_log_metric(t->run_log, "train/loss", train_loss, epoch);
+    lt_run_log_metric(t->run_log, lr_name, lr, epoch);
+    log_metrics(t, val, epoch);
 }
 
 static bool validates_after(const lt_config_trainer *tr, int64_t epoch)
@@ -1115,18 +1147,30 @@ static int fit_epochs(lt_trainer *t)
         }
     }
     if (t->interrupted) interrupt_flag = 0;
-    if (rc == 0 && t->interrupted && t->log)
-        fprintf(t->log, "interrupted: training state saved to %s\n", t->resume_path);
+    if (rc == 0 && t->interrupted)
+        lt_trainer_log(t, LT_LOG_WARNING, "interrupted: training state saved to %s", t->resume_path);
     return rc;
+}
+
+/* TestOnTrainEnd's results: one line, and rows at step = epochs trained. */
+static void log_test(const lt_trainer *t)
+{
+    char line[2048];
+    int n = 0;
+    for (int i = 0; i < t->test_result.n && n < (int)sizeof line; i++)
+        n += snprintf(line + n, sizeof line - (size_t)n, "%s%s %.4f", i ? "  " : "", t->test_result.names[i],
+                      t->test_result.values[i]);
+    lt_trainer_log(t, LT_LOG_INFO, "%s", n ? line : "test: no results");
+    log_metrics(t, &t->test_result, t->start_epoch + t->n_train_losses);
 }
 
 int lt_trainer_fit(lt_trainer *t)
 {
     if (!t->run_dir) return lt_set_error("fit: the trainer was made without a run directory");
     lt_ctx *prev = enter(t);
-    if (t->log) fprintf(t->log, "run directory: %s\n", t->run_dir);
-    if (t->log && t->start_epoch > 0)
-        fprintf(t->log, "resuming at epoch %lld%s\n", (long long)t->start_epoch + 1,
+    lt_trainer_log(t, LT_LOG_INFO, "run directory: %s", t->run_dir);
+    if (t->start_epoch > 0)
+        lt_trainer_log(t, LT_LOG_INFO, "resuming at epoch %lld%s", (long long)t->start_epoch + 1,
                 t->start_step > 0 ? " (within the epoch)" : "");
     warn_lr_after_unfreeze(t);
     t->steps = 0;
@@ -1136,11 +1180,7 @@ int lt_trainer_fit(lt_trainer *t)
         lt_eval_result_free(&t->test_result);
         rc = lt_trainer_evaluate(t, t->test_view, &t->test_result);
         t->has_test_result = rc == 0;
-        if (rc == 0 && t->log) {
-            for (int i = 0; i < t->test_result.n; i++)
-                fprintf(t->log, "%s%s %.4f", i ? "  " : "", t->test_result.names[i], t->test_result.values[i]);
-            fputc('\n', t->log);
-        }
+        if (rc == 0) log_test(t);
     }
     lt_ctx_use(prev);
     return rc;
@@ -1200,6 +1240,8 @@ char *lt_trainer_find_resume(const lt_config *cfg)
 }
 
 const char *lt_trainer_run_dir(const lt_trainer *t) { return t->run_dir; }
+
+lt_run_log *lt_trainer_run_log(lt_trainer *t) { return t->run_log; }
 
 const double *lt_trainer_train_losses(const lt_trainer *t, int *n)
 {

@@ -5,6 +5,9 @@
  *
  *   <tracker.save_directory>/<N>-<run_name>/
  *     training_config.yaml           the resolved config
+ *     luxonis_train.log              every line the run printed, time-stamped (core/run_log.h)
+ *     metrics.csv                    name,value,step rows of every logged scalar (core/run_log.h)
+ *     visualizations/<view>/<node>/<visualizer>_<k>.png   n_log_images pictures of evaluation k
  *     min_val_loss/<model>_loss=0.1234_07.safetensors               top-k by val/loss
  *     best_val_metric/<model>_<node>_<Metric>=0.9500_loss=0.1234_07.safetensors  top-k by main metric
  *     last.safetensors               after every epoch and on an interrupt, for resume
@@ -20,7 +23,8 @@
  *   lt_trainer_free(t);
  *
  * Errors follow common.h: NULL / -1 with lt_last_error(); nothing prints
- * except the epoch lines written to options.log. */
+ * except the lines written to options.log, which also go, time-stamped, to
+ * <run>/luxonis_train.log. */
 #ifndef LTRAIN_CORE_TRAINER_H
 #define LTRAIN_CORE_TRAINER_H
 
@@ -28,6 +32,7 @@
 
 #include "config/config.h"
 #include "registry.h"
+#include "run_log.h"
 
 typedef struct lt_trainer_options {
     const lt_registry *registry; /* plugins (must outlive the trainer) */
@@ -107,6 +112,12 @@ char *lt_eval_result_json(const lt_eval_result *r);
 
 /* The run directory, or NULL with no_run_dir. */
 const char *lt_trainer_run_dir(const lt_trainer *t);
+/* The run's logs (luxonis_train.log, metrics.csv), for the command's own
+ * lines (config path, warnings, errors); NULL with no_run_dir. */
+lt_run_log *lt_trainer_run_log(lt_trainer *t);
+/* One line the user sees (printf format, no newline): on options.log as it
+ * is, and time-stamped with its level into <run>/luxonis_train.log. */
+void lt_trainer_log(const lt_trainer *t, lt_log_level level, const char *fmt, ...) LT_PRINTF(3, 4);
 /* Mean train loss of each epoch trained so far (n = epochs done). */
 const double *lt_trainer_train_losses(const lt_trainer *t, int *n);
 /* The results of the final test of lt_trainer_fit (NULL before). */

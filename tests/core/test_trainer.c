@@ -16,6 +16,7 @@
 #include <dirent.h>
 #include <signal.h>
 #include <math.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,6 +115,79 @@ static void only_file(const char *dir, char *out, size_t size)
     ck_assert_msg(n == 1, "%s holds %d files, expected 1 (save_top_k 1)", dir, n);
 }
 
+/* A whole file as a string (malloc'd). */
+static char *slurp(const char *dir, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s missing", path);
+    char *text = calloc(1, 1 << 20);
+    ck_assert_ptr_nonnull(text);
+    fread(text, 1, (1 << 20) - 1, f);
+    fclose(f);
+    return text;
+}
+
+/* The value metrics.csv holds for (name, step), or NAN. */
+static double csv_value(const char *csv, const char *name, int step)
+{
+    char row[512];
+    for (const char *line = csv; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != '\0')) {
+        const size_t n = strcspn(line, "\n");
+        snprintf(row, sizeof row, "%.*s", (int)(n < sizeof row - 1 ? n : sizeof row - 1), line);
+        char *last = strrchr(row, ','), *value;
+        if (!last) continue;
+        *last = '\0';
+        if (!(value = strrchr(row, ','))) continue;
+        *value++ = '\0';
+        if (!strcmp(row, name) && atoi(last + 1) == step) return strtod(value, NULL);
+    }
+    return NAN;
+}
+
+/* luxonis_train.log: every line stamped "YYYY-MM-DD HH:MM:SS [LEVEL] " as
+ * luxonis-ml's file sink; metrics.csv: name,value,step rows, step = epoch.
+ * Read while the trainer still has them open: written as they happen. */
+static void check_run_logs(lt_trainer *t)
+{
+    const char *run = lt_trainer_run_dir(t);
+    char *log = slurp(run, "luxonis_train.log");
+    regex_t stamp;
+    ck_assert_int_eq(regcomp(&stamp, "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} \\[(INFO|WARNING|ERROR)\\] [^ ]",
+                             REG_EXTENDED | REG_NOSUB),
+                     0);
+    int lines = 0;
+    for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n"), lines++)
+        ck_assert_msg(regexec(&stamp, line, 0, NULL, 0) == 0, "log line without the reference's stamp: '%s'", line);
+    regfree(&stamp);
+    free(log);
+    log = slurp(run, "luxonis_train.log");
+    char want[1200];
+    snprintf(want, sizeof want, "[INFO] run directory: %s\n", run);
+    ck_assert_msg(strstr(log, want), "no '%s' in:\n%s", want, log);
+    ck_assert_msg(strstr(log, "[INFO] epoch 1/2  train/loss ") && strstr(log, "[INFO] epoch 2/2  train/loss "),
+                  "no epoch lines in:\n%s", log);
+    ck_assert_msg(strstr(log, "[INFO] test/loss "), "no test results in:\n%s", log);
+    ck_assert_int_ge(lines, 4);
+    free(log);
+
+    char *csv = slurp(run, "metrics.csv");
+    ck_assert_msg(!strncmp(csv, "name,value,step\n", 16), "metrics.csv header: %.40s", csv);
+    int n = 0;
+    const double *losses = lt_trainer_train_losses(t, &n);
+    for (int e = 0; e < n; e++) {
+        ck_assert_double_eq_tol(csv_value(csv, "train/loss", e), losses[e], 1e-7 * fabs(losses[e]));
+        ck_assert_msg(isfinite(csv_value(csv, "val/loss", e)), "no val/loss at step %d (validation_interval 1)", e);
+        /* lr 0.003 under the default ConstantLR (factor 1/3 for 5 epochs) */
+        ck_assert_double_eq_tol(csv_value(csv, "lr-Adam", e), 0.003 / 3, 1e-12);
+    }
+    const lt_eval_result *r = lt_trainer_test_result(t);
+    for (int i = 0; i < r->n; i++)
+        ck_assert_double_eq_tol(csv_value(csv, r->names[i], n), r->values[i], 1e-7 * (1 + fabs(r->values[i])));
+    free(csv);
+}
+
 START_TEST(test_fit_run_dir_and_reload)
 {
     lt_config *c = tiny_config(NULL, 0);
@@ -160,6 +234,7 @@ START_TEST(test_fit_run_dir_and_reload)
     ck_assert_ptr_nonnull(strstr(json, "\"test/loss\": "));
     ck_assert_ptr_nonnull(strstr(json, "\"test/metric/ClassificationHead/Accuracy\": "));
     free(json);
+    check_run_logs(t);
 
     /* last.safetensors holds the final weights: a fresh model evaluates to
      * the same bits. */

@@ -23,6 +23,7 @@
 #include "../sdk/plugin/module.h"
 #include "data/data.h"
 #include "model.h"
+#include "vis_log.h"
 #include "visualize.h"
 #include "modules.h"
 #include "run_log.h"
@@ -75,7 +76,8 @@ struct lt_trainer {
     int64_t start_epoch; /* epochs already done (resume) */
     char *run_dir;
     lt_run_log *run_log; /* <run>/luxonis_train.log and metrics.csv; NULL with no_run_dir */
-    int n_visualized;   /* evaluations that wrote pictures (their index) */
+    lt_vis_log vis;        /* n_log_images pictures of each evaluation */
+    int64_t current_epoch; /* Lightning's current_epoch: the step of logged results and pictures */
     double *train_losses;
     int n_train_losses;
     lt_eval_result test_result;
@@ -401,25 +403,11 @@ static void random_run_name(char *out, size_t size)
     snprintf(out, size, "%s-%s", adjectives[h % 16], nouns[(h >> 8) % 16]);
 }
 
-static int mkdir_p(const char *path)
-{
-    char buf[PATH_SIZE];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return lt_set_error("%s: path too long", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) && errno != EEXIST) return lt_set_error("%s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) && errno != EEXIST) return lt_set_error("%s: %s", buf, strerror(errno));
-    return 0;
-}
-
 /* <save_directory>/<N>-<name>, N one above the largest numeric prefix. */
 static int make_run_dir(lt_trainer *t)
 {
     const char *base = t->cfg->tracker.save_directory ? t->cfg->tracker.save_directory : "output";
-    if (mkdir_p(base)) return -1;
+    if (lt_vis_mkdir_p(base)) return -1;
     long next = 0;
     DIR *d = opendir(base);
     if (!d) return lt_set_error("%s: %s", base, strerror(errno));
@@ -677,6 +665,9 @@ lt_trainer *lt_trainer_new(const lt_config *cfg, const lt_trainer_options *o)
     if (rc == 0 && !(t->ds[VIEW_TRAIN] = open_dataset(t, t->view_names[VIEW_TRAIN]))) rc = -1;
     if (rc == 0) {
         t->n_classes = t->ds[VIEW_TRAIN]->n_classes;
+        rc = lt_vis_log_init(&t->vis, cfg->trainer.n_log_images, t->n_classes);
+    }
+    if (rc == 0) {
         rc = build_model(t);
     }
     if (rc == 0) rc = build_optimization(t);
@@ -713,6 +704,7 @@ void lt_trainer_free(lt_trainer *t)
     lt_ctx_use(prev == t->ctx ? NULL : prev);
     lt_ctx_free(t->ctx);
     lt_run_log_close(t->run_log);
+    lt_vis_log_free(&t->vis);
     free(t->run_dir);
     free(t->resume_path);
     free(t->train_losses);
@@ -835,19 +827,31 @@ static int metrics_collect(const lt_trainer *t, const char *view, lt_eval_result
     return 0;
 }
 
-/* Pictures of an evaluation's first batch from every visualizer, into
- * <run>/visualizations/<view>/<node>/<visualizer>_<k>.png (k counts the
- * evaluations of the run). Only in runs with a run directory. */
-static int visualize_first_batch(lt_trainer *t, int v, const lt_batch *batch, const lt_labels *labels)
+/* Up to n_log_images pictures of an evaluation's batches from every
+ * visualizer (core/vis_log.h), into <run>/visualizations/<view>/. Only in
+ * runs with a run directory. */
+static int visualize_batch(lt_trainer *t, const lt_batch *batch, const lt_labels *labels)
 {
-    if (!t->run_dir) return 0;
-    char *dir = dup_printf("%s/visualizations/%s", t->run_dir, v == VIEW_TRAIN ? "train" : v == VIEW_VAL ? "val" : "test");
-    if (!dir) return -1;
-    lt_vis_paths paths = {0};
-    int rc = lt_visualize_batch(t->model, &t->pp, batch->images, labels, dir, t->n_visualized++, &paths);
-    if (rc == 0 && paths.n) lt_trainer_log(t, LT_LOG_INFO, "pictures: %s/", dir);
-    lt_vis_paths_free(&paths);
-    free(dir);
+    lt_vis_batch b;
+    lt_vis_paths written = {0};
+    if (lt_vis_render_batch(t->model, &t->pp, batch->images, labels, &b)) return -1;
+    const int rc = lt_vis_log_batch(&t->vis, t->model, &b, (const int32_t *)batch->classes->data, &written);
+    lt_vis_batch_free(&b);
+    lt_vis_paths_free(&written);
+    return rc;
+}
+
+static int visualize_end(lt_trainer *t)
+{
+    lt_vis_paths written = {0};
+    int short_of = -1;
+    const int rc = lt_vis_log_end(&t->vis, t->model, &written, &short_of);
+    lt_vis_paths_free(&written);
+    if (rc == 0 && short_of >= 0 && t->vis.max > 0)
+        lt_trainer_log(t, LT_LOG_WARNING,
+                       "logged images (%d) != expected (%d): class imbalance or a small split; topped up in order",
+                       short_of, t->vis.max);
+    if (rc == 0 && t->vis.max > 0) lt_trainer_log(t, LT_LOG_INFO, "pictures: %s/", t->vis.dir);
     return rc;
 }
 
@@ -858,6 +862,15 @@ static int evaluate_batches(lt_trainer *t, int v, lt_batcher *b, double *mean_lo
                               ? tr->n_validation_batches
                               : INT64_MAX;
     if (lt_batcher_start_epoch(b, 0)) return -1;
+    char *dir = NULL;
+    if (t->run_dir) {
+        dir = dup_printf("%s/visualizations/%s", t->run_dir, v == VIEW_TRAIN ? "train" : v == VIEW_VAL ? "val" : "test");
+        if (!dir || lt_vis_log_begin(&t->vis, dir, t->current_epoch)) {
+            free(dir);
+            return -1;
+        }
+        free(dir);
+    }
     double sum = 0.0;
     int64_t n = 0;
     lt_batch *batch;
@@ -868,13 +881,14 @@ static int evaluate_batches(lt_trainer *t, int v, lt_batcher *b, double *mean_lo
         int err = !labels || lt_model_forward(t->model, batch->images, LT_MODE_EVAL) ||
                   !(loss = lt_model_loss(t->model, labels)) || metrics_update(t->model, labels);
         if (!err) sum += lt_item(loss);
-        if (!err && n == 0) err = visualize_first_batch(t, v, batch, labels);
+        if (!err && t->run_dir && lt_vis_log_wants(&t->vis)) err = visualize_batch(t, batch, labels);
         lt_batch_free(batch);
         lt_ctx_reset(t->ctx);
         if (err) return -1;
         n++;
     }
     if (n < limit && rc < 0) return -1;
+    if (t->run_dir && visualize_end(t)) return -1;
     *mean_loss = n ? sum / (double)n : NAN;
     return 0;
 }
@@ -1116,6 +1130,7 @@ static int fit_epochs(lt_trainer *t)
     const int64_t n_batches = lt_batcher_n_batches(t->batcher[VIEW_TRAIN]);
     int rc = 0;
     for (int64_t epoch = t->start_epoch; rc == 0 && epoch < tr->epochs; epoch++) {
+        t->current_epoch = epoch;
         const double start = now_seconds();
         double loss = 0.0, loss_sum = 0.0;
         int64_t done = 0;
@@ -1161,7 +1176,7 @@ static void log_test(const lt_trainer *t)
         n += snprintf(line + n, sizeof line - (size_t)n, "%s%s %.4f", i ? "  " : "", t->test_result.names[i],
                       t->test_result.values[i]);
     lt_trainer_log(t, LT_LOG_INFO, "%s", n ? line : "test: no results");
-    log_metrics(t, &t->test_result, t->start_epoch + t->n_train_losses);
+    log_metrics(t, &t->test_result, t->current_epoch);
 }
 
 int lt_trainer_fit(lt_trainer *t)
@@ -1178,6 +1193,7 @@ int lt_trainer_fit(lt_trainer *t)
     int rc = fit_epochs(t);
     if (rc == 0 && t->test_view && !t->interrupted) { /* TestOnTrainEnd */
         lt_eval_result_free(&t->test_result);
+        t->current_epoch = t->start_epoch + t->n_train_losses;
         rc = lt_trainer_evaluate(t, t->test_view, &t->test_result);
         t->has_test_result = rc == 0;
         if (rc == 0) log_test(t);
@@ -1242,6 +1258,23 @@ char *lt_trainer_find_resume(const lt_config *cfg)
 const char *lt_trainer_run_dir(const lt_trainer *t) { return t->run_dir; }
 
 lt_run_log *lt_trainer_run_log(lt_trainer *t) { return t->run_log; }
+
+lt_model *lt_trainer_model(lt_trainer *t) { return t->model; }
+
+lt_ctx *lt_trainer_ctx(lt_trainer *t) { return t->ctx; }
+
+const lt_preprocess *lt_trainer_preprocess(const lt_trainer *t) { return &t->pp; }
+
+lt_dataset *lt_trainer_dataset(lt_trainer *t, const char *view)
+{
+    const int v = view ? view_index(t, view) : -1;
+    if (v < 0) {
+        lt_set_error("dataset: unknown view '%s' (expected train, val or test)", view ? view : "");
+        return NULL;
+    }
+    if (!t->ds[v]) t->ds[v] = open_dataset(t, t->view_names[v]);
+    return t->ds[v];
+}
 
 const double *lt_trainer_train_losses(const lt_trainer *t, int *n)
 {

@@ -30,7 +30,11 @@
 
 #include <stdio.h>
 
+#include <ltrain/context.h>
+
 #include "config/config.h"
+#include "data/data.h"
+#include "model.h"
 #include "registry.h"
 #include "run_log.h"
 
@@ -109,6 +113,16 @@ void lt_eval_result_free(lt_eval_result *r);
 double lt_eval_result_get(const lt_eval_result *r, const char *name);
 /* One JSON object {"name": value, ...} (malloc'd). */
 char *lt_eval_result_json(const lt_eval_result *r);
+
+/* What the trainer built, for commands that evaluate or draw with it
+ * (infer, inspect). The model runs in the trainer's context: make it
+ * current (lt_ctx_use) around forwards. */
+lt_model *lt_trainer_model(lt_trainer *t);
+lt_ctx *lt_trainer_ctx(lt_trainer *t);
+const lt_preprocess *lt_trainer_preprocess(const lt_trainer *t);
+/* The split of the config's dataset for view "train", "val" or "test"
+ * (opened on first use, owned by the trainer), or NULL with an error. */
+lt_dataset *lt_trainer_dataset(lt_trainer *t, const char *view);
 
 /* The run directory, or NULL with no_run_dir. */
 const char *lt_trainer_run_dir(const lt_trainer *t);

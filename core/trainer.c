@@ -563,7 +563,7 @@ static int early_stopping_check(lt_trainer *t, const lt_eval_result *val, bool *
     if (++es->wait >= es->patience) {
         *stop = true;
         lt_trainer_log(t, LT_LOG_INFO, "early stopping: %s did not improve in the last %lld validations (best %.6f)",
-            es->monitor, (long long)es->wait, es->best);
+                       es->monitor, (long long)es->wait, es->best);
     }
     return 0;
 }
@@ -847,11 +847,11 @@ static int visualize_end(lt_trainer *t)
     int short_of = -1;
     const int rc = lt_vis_log_end(&t->vis, t->model, &written, &short_of);
     lt_vis_paths_free(&written);
-    if (rc == 0 && short_of >= 0 && t->vis.max > 0)
+    if (rc == 0 && short_of >= 0 && t->vis.n_written > 0)
         lt_trainer_log(t, LT_LOG_WARNING,
                        "logged images (%d) != expected (%d): class imbalance or a small split; topped up in order",
                        short_of, t->vis.max);
-    if (rc == 0 && t->vis.max > 0) lt_trainer_log(t, LT_LOG_INFO, "pictures: %s/", t->vis.dir);
+    if (rc == 0 && t->vis.n_written > 0) lt_trainer_log(t, LT_LOG_INFO, "pictures: %s/", t->vis.dir);
     return rc;
 }
 
@@ -862,14 +862,12 @@ static int evaluate_batches(lt_trainer *t, int v, lt_batcher *b, double *mean_lo
                               ? tr->n_validation_batches
                               : INT64_MAX;
     if (lt_batcher_start_epoch(b, 0)) return -1;
-    char *dir = NULL;
     if (t->run_dir) {
-        dir = dup_printf("%s/visualizations/%s", t->run_dir, v == VIEW_TRAIN ? "train" : v == VIEW_VAL ? "val" : "test");
-        if (!dir || lt_vis_log_begin(&t->vis, dir, t->current_epoch)) {
-            free(dir);
-            return -1;
-        }
+        const char *view = v == VIEW_TRAIN ? "train" : v == VIEW_VAL ? "val" : "test";
+        char *dir = dup_printf("%s/visualizations/%s", t->run_dir, view);
+        const int rc = dir ? lt_vis_log_begin(&t->vis, dir, t->current_epoch) : -1;
         free(dir);
+        if (rc) return -1;
     }
     double sum = 0.0;
     int64_t n = 0;

@@ -36,7 +36,7 @@ int lt_vis_log_begin(lt_vis_log *l, const char *dir, int64_t epoch)
     free(l->dir);
     if (!(l->dir = strdup(dir))) return lt_set_error("visualize: out of memory");
     l->epoch = epoch;
-    l->n_logged = 0;
+    l->n_logged = l->n_written = 0;
     if (l->class_counts) memset(l->class_counts, 0, (size_t)l->n_classes * sizeof *l->class_counts);
     clear_buffer(l);
     return 0;
@@ -44,7 +44,7 @@ int lt_vis_log_begin(lt_vis_log *l, const char *dir, int64_t epoch)
 
 bool lt_vis_log_wants(const lt_vis_log *l) { return l->n_logged < l->max; }
 
-static int save(const lt_vis_log *l, const lt_model *m, const lt_vis_batch *b, int s, int64_t index, int counter,
+static int save(lt_vis_log *l, const lt_model *m, const lt_vis_batch *b, int s, int64_t index, int counter,
                 lt_vis_paths *written)
 {
     char path[PATH_SIZE];
@@ -55,6 +55,7 @@ static int save(const lt_vis_log *l, const lt_model *m, const lt_vis_batch *b, i
     const size_t len = strlen(path);
     snprintf(path + len, sizeof path - len, "/%d.png", counter);
     if (lt_vis_save_picture(b->pictures[s], index, path)) return -1;
+    l->n_written++;
     char **grown = realloc(written->paths, ((size_t)written->n + 1) * sizeof *grown);
     if (!grown) return lt_set_error("visualize: out of memory");
     written->paths = grown;

@@ -31,6 +31,7 @@ typedef struct lt_vis_log {
     int n_classes;
     int *class_counts; /* samples taken per class in this evaluation */
     int n_logged;      /* the last node's counter */
+    int n_written;     /* pictures written in this evaluation (top-up included) */
     bool needs_buffering;
     lt_vis_batch *buffer; /* passed-over pictures of this evaluation */
     int n_buffer;
@@ -52,7 +53,8 @@ bool lt_vis_log_wants(const lt_vis_log *l);
 int lt_vis_log_batch(lt_vis_log *l, const lt_model *m, const lt_vis_batch *b, const int32_t *classes,
                      lt_vis_paths *written);
 /* Ends the evaluation: tops up from the passed-over pictures when short
- * (*short_of = the count logged before, else -1) and resets the counts. */
+ * (*short_of = the count logged before, else -1) and resets the counts
+ * (n_written and dir stay until the next begin). */
 int lt_vis_log_end(lt_vis_log *l, const lt_model *m, lt_vis_paths *written, int *short_of);
 
 #endif

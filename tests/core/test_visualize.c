@@ -1,12 +1,11 @@
 /* Pictures of predictions (core/visualize.h): canvases undo the
  * preprocessing exactly, visualizers run on every node, pairs are laid side
- * by side and batches tiled into one PNG per visualizer. */
+ * by side and batches tiled into one PNG per visualizer; the trainer's
+ * n_log_images pictures are chosen as the reference's smart logging. */
+#include "core_fixture.h"
 #include "fixture.h"
 
 #include "config/config.h"
-#include "loader.h"
-#include "registry.h"
-#include "tasks.h"
 #include "trainer.h"
 #include "vis_log.h"
 #include "visualize.h"
@@ -17,37 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef LT_BUILD_PLUGINS_DIR
-#error "LT_BUILD_PLUGINS_DIR must be defined by the build"
-#endif
-
-static lt_registry *reg;
-static lt_loader *loader;
-static char out_dir[256];
-
-static void setup(void)
-{
-    reg = lt_registry_new();
-    loader = lt_loader_new();
-    ck_assert(reg && loader);
-    ck_assert_int_eq(lt_register_builtin_tasks(reg), 0);
-    static const char *const paths[] = {LT_BUILD_PLUGINS_DIR};
-    const lt_loader_options o = {.flag_paths = paths, .n_flag_paths = 1, .skip_env = true, .skip_user = true,
-                                 .skip_installed = true};
-    ck_assert_int_eq(lt_loader_load_all(loader, reg, &o, NULL), 0);
-    snprintf(out_dir, sizeof out_dir, "/tmp/ltrain_test_visualize_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(out_dir));
-}
-
-static void teardown(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", out_dir);
-    ck_assert_int_eq(system(cmd), 0);
-    lt_registry_free(reg);
-    lt_loader_free(loader);
-}
 
 static const char tiny_yaml[] = "model:\n"
                                 "  name: tiny\n"
@@ -128,7 +96,7 @@ START_TEST(test_pairs_and_predictions)
 {
     lt_config *cfg = lt_config_parse(tiny_yaml, "tiny.yaml", NULL, 0);
     ck_assert_msg(cfg != NULL, "%s", lt_last_error());
-    lt_trainer *t = lt_trainer_new(cfg, &(lt_trainer_options){.registry = reg, .no_run_dir = true});
+    lt_trainer *t = lt_trainer_new(cfg, &(lt_trainer_options){.registry = fx_env.reg, .no_run_dir = true});
     ck_assert_msg(t != NULL, "%s", lt_last_error());
     lt_ctx *prev = lt_ctx_use(lt_trainer_ctx(t));
     lt_model *m = lt_trainer_model(t);
@@ -145,16 +113,16 @@ START_TEST(test_pairs_and_predictions)
     lt_f32(one_hot)[1 * 3 + 2] = 1.0f;
     ck_assert_int_eq(lt_labels_set(labels, "classification", lt_value_tensor(one_hot)), 0);
     lt_vis_paths out = {0};
-    ck_assert_msg(lt_visualize_batch(m, pp, images, labels, out_dir, 7, &out) == 0, "%s",
+    ck_assert_msg(lt_visualize_batch(m, pp, images, labels, fx_env.dir, 7, &out) == 0, "%s",
                   lt_last_error());
     ck_assert_int_eq(out.n, 1);
     char want[512];
-    snprintf(want, sizeof want, "%s/ClassificationHead/ClassificationVisualizer_7.png", out_dir);
+    snprintf(want, sizeof want, "%s/ClassificationHead/ClassificationVisualizer_7.png", fx_env.dir);
     ck_assert_str_eq(out.paths[0], want);
     check_png(want, 1044, 264);
 
     /* Without labels: predictions only, 2 * (256 + 4) + 4 wide. */
-    ck_assert_msg(lt_visualize_batch(m, pp, images, NULL, out_dir, 8, &out) == 0, "%s",
+    ck_assert_msg(lt_visualize_batch(m, pp, images, NULL, fx_env.dir, 8, &out) == 0, "%s",
                   lt_last_error());
     ck_assert_int_eq(out.n, 2);
     check_png(out.paths[1], 524, 264);
@@ -206,7 +174,7 @@ START_TEST(test_balanced_pictures)
 {
     lt_config *cfg = lt_config_parse(tiny_yaml, "tiny.yaml", NULL, 0);
     ck_assert_msg(cfg != NULL, "%s", lt_last_error());
-    lt_trainer *t = lt_trainer_new(cfg, &(lt_trainer_options){.registry = reg, .no_run_dir = true});
+    lt_trainer *t = lt_trainer_new(cfg, &(lt_trainer_options){.registry = fx_env.reg, .no_run_dir = true});
     ck_assert_msg(t != NULL, "%s", lt_last_error());
     lt_model *m = lt_trainer_model(t);
     lt_attached *viz = NULL;
@@ -225,7 +193,7 @@ START_TEST(test_balanced_pictures)
     /* Classes 0 0 1 2 0 1: samples 0, 2, 3, 4 keep the classes balanced. */
     lt_vis_log l;
     ck_assert_int_eq(lt_vis_log_init(&l, 4, 3), 0);
-    snprintf(dir, sizeof dir, "%s/balanced", out_dir);
+    snprintf(dir, sizeof dir, "%s/balanced", fx_env.dir);
     ck_assert_int_eq(lt_vis_log_begin(&l, dir, 5), 0);
     ck_assert(lt_vis_log_wants(&l));
     ck_assert_msg(lt_vis_log_batch(&l, m, &b, (const int32_t[]){0, 0, 1, 2, 0, 1}, &written) == 0, "%s",
@@ -242,7 +210,7 @@ START_TEST(test_balanced_pictures)
     /* Only class 0, twice: one balanced pick, then the passed-over samples
      * (1, 2 of the first batch; 0, 1 of the second, up to 4 held) top up. */
     ck_assert_int_eq(lt_vis_log_init(&l, 4, 3), 0);
-    snprintf(dir, sizeof dir, "%s/topped", out_dir);
+    snprintf(dir, sizeof dir, "%s/topped", fx_env.dir);
     ck_assert_int_eq(lt_vis_log_begin(&l, dir, 0), 0);
     const lt_vis_batch three = {.n = 1, .node = &node, .viz = &viz, .pictures = slots};
     pictures->shape[0] = 3;
@@ -270,7 +238,7 @@ int main(void)
 {
     Suite *s = suite_create("core_visualize");
     TCase *tc = tcase_create("visualize");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fx_core_setup, fx_core_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_canvases_undo_preprocessing);
     tcase_add_test(tc, test_pairs_and_predictions);

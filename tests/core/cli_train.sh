@@ -3,7 +3,7 @@
 # usage errors exit 2 with their message; test --json / --view / -v on a
 # trained checkpoint; --resume CKPT (an optional value) followed by
 # overrides continues a finished run with more epochs, and --resume without
-# CKPT treats the next words as overrides.
+# CKPT treats the next words as overrides; a killed run keeps its logs.
 #
 # Usage: cli_train.sh SOURCE_ROOT LTRAIN_EXE
 set -eu
@@ -64,4 +64,17 @@ status=0
 "$ltrain" train --config "$cfg" --resume trainer.epochs 3 $small >/dev/null 2>err.txt || status=$?
 [ "$status" = 1 ] || fail "--resume without a run exited $status: $(cat err.txt)"
 grep -q "no run under '$tmp/runs' has this config" err.txt || fail "--resume message: $(cat err.txt)"
+# A killed run (SIGKILL: no chance to flush) keeps its log up to the last epoch.
+# shellcheck disable=SC2086
+"$ltrain" train --config "$cfg" trainer.epochs 50 $small tracker.run_name killed >/dev/null 2>&1 &
+pid=$!
+tries=0
+until grep -q "\[INFO\] epoch 1/50 " "$tmp"/runs/*-killed/luxonis_train.log 2>/dev/null; do
+    tries=$((tries + 1))
+    [ "$tries" -lt 1500 ] || { kill -9 "$pid"; fail "no epoch line after 300 s"; }
+    sleep 0.2
+done
+kill -9 "$pid"
+wait "$pid" || true
+grep -q "^train/loss,[0-9.e+-]*,0$" "$tmp"/runs/*-killed/metrics.csv || fail "killed run lost metrics.csv rows"
 echo "cli_train: ok"

@@ -56,12 +56,7 @@ static int save(lt_vis_log *l, const lt_model *m, const lt_vis_batch *b, int s, 
     snprintf(path + len, sizeof path - len, "/%d.png", counter);
     if (lt_vis_save_picture(b->pictures[s], index, path)) return -1;
     l->n_written++;
-    char **grown = realloc(written->paths, ((size_t)written->n + 1) * sizeof *grown);
-    if (!grown) return lt_set_error("visualize: out of memory");
-    written->paths = grown;
-    if (!(written->paths[written->n] = strdup(path))) return lt_set_error("visualize: out of memory");
-    written->n++;
-    return 0;
+    return lt_vis_paths_add(written, path);
 }
 
 /* log_sequential_images: per node a counter from n_logged, shared by its

@@ -24,7 +24,7 @@ void lt_vis_paths_free(lt_vis_paths *p)
     *p = (lt_vis_paths){0};
 }
 
-static int paths_add(lt_vis_paths *p, const char *path)
+int lt_vis_paths_add(lt_vis_paths *p, const char *path)
 {
     char **grown = realloc(p->paths, ((size_t)p->n + 1) * sizeof *grown);
     if (!grown) return lt_set_error("visualize: out of memory");
@@ -241,7 +241,7 @@ int lt_visualize_batch(lt_model *m, const lt_preprocess *pp, const lt_tensor *im
             break;
         }
         rc = save_grid(b.pictures[s], path);
-        if (rc == 0) rc = paths_add(out, path);
+        if (rc == 0) rc = lt_vis_paths_add(out, path);
     }
     lt_vis_batch_free(&b);
     return rc;

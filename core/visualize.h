@@ -30,6 +30,8 @@ typedef struct lt_vis_paths {
 } lt_vis_paths;
 
 void lt_vis_paths_free(lt_vis_paths *p);
+/* Appends a copy of path. 0 or -1 (out of memory). */
+int lt_vis_paths_add(lt_vis_paths *p, const char *path);
 
 /* Canvases are enlarged (nearest neighbour, an integer factor) until their
  * shorter side reaches this many pixels, so text stays legible on small

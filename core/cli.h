@@ -53,18 +53,22 @@ void lt_cli_print_load_problems(const lt_cli_plugins *p, FILE *err);
 enum { LT_CLI_MAX_PATHS = 64 };
 
 /* One option of a command:
- *   "--name VALUE":    value set, given NULL or not;
- *   a flag "--name":   value NULL, given set (becomes true);
- *   "--name [VALUE]":  value and given set, and takes_value says whether the
- *                      next argument is the option's value (else it stays NULL
- *                      and the argument is parsed on its own). */
+ *   "--name VALUE":   value set, flag NULL: *value receives the argv string;
+ *   "--name":         value NULL, flag set: *flag becomes true;
+ *   "--name [FILE]":  value and flag set: *flag becomes true, and *value
+ *                     receives the next argument when it is a file argument
+ *                     (lt_cli_is_file_arg); otherwise it stays NULL and that
+ *                     argument is parsed on its own (e.g. as an override KEY). */
 typedef struct lt_cli_option {
     const char *name;  /* "--config" */
     const char *alias; /* "-c", or NULL */
     const char **value;
-    bool *given;
-    bool (*takes_value)(const char *next);
+    bool *flag;
 } lt_cli_option;
+
+/* Whether s can be an optional FILE value: not an option, and naming an
+ * existing file or a .safetensors checkpoint (which may not exist yet). */
+bool lt_cli_is_file_arg(const char *s);
 
 /* --plugin-path DIR (repeatable) and KEY VALUE overrides. */
 typedef struct lt_cli_common {

@@ -1,6 +1,7 @@
 /* The command line shared by the config commands (see cli.h). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -10,6 +11,14 @@ int lt_cli_usage_error(const char *cmd, const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nRun 'ltrain %s --help' for usage.\n", cmd);
     return LT_EXIT_USAGE;
+}
+
+bool lt_cli_is_file_arg(const char *s)
+{
+    const size_t n = strlen(s);
+    struct stat st;
+    if (s[0] == '-') return false;
+    return (n > 12 && !strcmp(s + n - 12, ".safetensors")) || (stat(s, &st) == 0 && S_ISREG(st.st_mode));
 }
 
 static const lt_cli_option *find_option(const lt_cli_option *opts, const char *s)
@@ -25,7 +34,7 @@ int lt_cli_parse(const char *cmd, int argc, char **argv, const lt_cli_option *op
     *c = (lt_cli_common){0};
     if (!(c->overrides = calloc((size_t)argc, sizeof *c->overrides)))
         return lt_cli_usage_error(cmd, "%s", "out of memory");
-    static const lt_cli_option plugin_path = {"--plugin-path", NULL, NULL, NULL, NULL};
+    static const lt_cli_option plugin_path = {"--plugin-path", NULL, NULL, NULL};
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
@@ -38,9 +47,9 @@ int lt_cli_parse(const char *cmd, int argc, char **argv, const lt_cli_option *op
             c->overrides[c->n_overrides++] = s;
             continue;
         }
-        if (o->given) *o->given = true;
-        if (o->takes_value) { /* an optional value */
-            if (i + 1 < argc && o->takes_value(argv[i + 1])) *o->value = argv[++i];
+        if (o->flag) *o->flag = true;
+        if (o->flag && o->value) { /* an optional FILE value */
+            if (i + 1 < argc && lt_cli_is_file_arg(argv[i + 1])) *o->value = argv[++i];
             continue;
         }
         if (!o->value && o != &plugin_path) continue; /* a flag */

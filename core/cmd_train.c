@@ -2,7 +2,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "trainer.h"
@@ -17,16 +16,6 @@ typedef struct run_args {
     lt_cli_common common;
 } run_args;
 
-/* `--resume`'s optional CKPT: an argument naming a .safetensors file or an
- * existing file (anything else is the first KEY of an override). */
-static bool is_checkpoint_arg(const char *s)
-{
-    const size_t n = strlen(s);
-    struct stat st;
-    if (s[0] == '-') return false;
-    return (n > 12 && !strcmp(s + n - 12, ".safetensors")) || (stat(s, &st) == 0 && S_ISREG(st.st_mode));
-}
-
 /* -1: help printed; LT_EXIT_USAGE on a bad command line; 0 otherwise. */
 static int parse_args(int argc, char **argv, bool is_test, run_args *a, void (*usage)(FILE *))
 {
@@ -34,16 +23,16 @@ static int parse_args(int argc, char **argv, bool is_test, run_args *a, void (*u
     const lt_cli_option train_opts[] = {
         {.name = "--config", .alias = "-c", .value = &a->config},
         {.name = "--weights", .value = &a->weights},
-        {.name = "--verbose", .alias = "-v", .given = &a->verbose},
-        {.name = "--resume", .value = &a->resume_ckpt, .given = &a->resume, .takes_value = is_checkpoint_arg},
+        {.name = "--verbose", .alias = "-v", .flag = &a->verbose},
+        {.name = "--resume", .value = &a->resume_ckpt, .flag = &a->resume},
         {0},
     };
     const lt_cli_option test_opts[] = {
         {.name = "--config", .alias = "-c", .value = &a->config},
         {.name = "--weights", .value = &a->weights},
-        {.name = "--verbose", .alias = "-v", .given = &a->verbose},
+        {.name = "--verbose", .alias = "-v", .flag = &a->verbose},
         {.name = "--view", .value = &a->view},
-        {.name = "--json", .given = &a->json},
+        {.name = "--json", .flag = &a->json},
         {0},
     };
     const int rc = lt_cli_parse(cmd, argc, argv, is_test ? test_opts : train_opts, &a->common, usage);
@@ -84,7 +73,7 @@ static void write_resume_hint(int argc, char **argv, const char *ckpt, FILE *out
     fprintf(out, "ltrain %s: interrupted; the training state is in %s\nResume with:\n  ltrain", argv[0], ckpt);
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--resume")) {
-            if (i + 1 < argc && is_checkpoint_arg(argv[i + 1])) i++;
+            if (i + 1 < argc && lt_cli_is_file_arg(argv[i + 1])) i++;
             continue;
         }
         fputc(' ', out);

@@ -24,8 +24,6 @@ enum {
 /* ---- commands ---- */
 int lt_cmd_plugins(int argc, char **argv);
 void lt_cmd_plugins_usage(FILE *out);
-int lt_cmd_benchmark(int argc, char **argv);
-void lt_cmd_benchmark_usage(FILE *out);
 
 /* ---- plugins, as every command loads them ---- */
 
@@ -54,14 +52,23 @@ void lt_cli_print_load_problems(const lt_cli_plugins *p, FILE *err);
 
 enum { LT_CLI_MAX_PATHS = 64 };
 
-/* One "--name VALUE" option: *value receives the argv string; or, with
- * value NULL, a "--name" flag that sets *flag. */
+/* One option of a command:
+ *   "--name VALUE":   value set, flag NULL: *value receives the argv string;
+ *   "--name":         value NULL, flag set: *flag becomes true;
+ *   "--name [FILE]":  value and flag set: *flag becomes true, and *value
+ *                     receives the next argument when it is a file argument
+ *                     (lt_cli_is_file_arg); otherwise it stays NULL and that
+ *                     argument is parsed on its own (e.g. as an override KEY). */
 typedef struct lt_cli_option {
     const char *name;  /* "--config" */
     const char *alias; /* "-c", or NULL */
     const char **value;
     bool *flag;
 } lt_cli_option;
+
+/* Whether s can be an optional FILE value: not an option, and naming an
+ * existing file or a .safetensors checkpoint (which may not exist yet). */
+bool lt_cli_is_file_arg(const char *s);
 
 /* --plugin-path DIR (repeatable) and KEY VALUE overrides. */
 typedef struct lt_cli_common {
@@ -72,7 +79,7 @@ typedef struct lt_cli_common {
 } lt_cli_common;
 
 /* Parses argv[1..] of `ltrain <cmd>`: --help/-h (usage on stdout, returns
- * -1), the options of `opts` ({0}-terminated), --plugin-path and KEY VALUE
+ * -1), the options and flags of `opts` ({0}-terminated), --plugin-path and KEY VALUE
  * overrides (which must pair up). On a bad command line prints
  * "ltrain <cmd>: <problem>" and a hint on stderr and returns
  * LT_EXIT_USAGE; 0 otherwise. c->overrides must be freed in every case. */

@@ -1,6 +1,7 @@
 /* The command line shared by the config commands (see cli.h). */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -10,6 +11,14 @@ int lt_cli_usage_error(const char *cmd, const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nRun 'ltrain %s --help' for usage.\n", cmd);
     return LT_EXIT_USAGE;
+}
+
+bool lt_cli_is_file_arg(const char *s)
+{
+    const size_t n = strlen(s);
+    struct stat st;
+    if (s[0] == '-') return false;
+    return (n > 12 && !strcmp(s + n - 12, ".safetensors")) || (stat(s, &st) == 0 && S_ISREG(st.st_mode));
 }
 
 static const lt_cli_option *find_option(const lt_cli_option *opts, const char *s)
@@ -25,28 +34,31 @@ int lt_cli_parse(const char *cmd, int argc, char **argv, const lt_cli_option *op
     *c = (lt_cli_common){0};
     if (!(c->overrides = calloc((size_t)argc, sizeof *c->overrides)))
         return lt_cli_usage_error(cmd, "%s", "out of memory");
+    static const lt_cli_option plugin_path = {"--plugin-path", NULL, NULL, NULL};
     for (int i = 1; i < argc; i++) {
         const char *s = argv[i];
         if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
             usage(stdout);
             return -1;
         }
-        const bool plugin_path = !strcmp(s, "--plugin-path");
-        const lt_cli_option *opt = plugin_path ? NULL : find_option(opts, s);
-        const char **slot = opt ? opt->value : NULL;
-        if (opt && !slot) {
-            *opt->flag = true;
-        } else if (slot || plugin_path) {
-            if (i + 1 >= argc) return lt_cli_usage_error(cmd, "option '%s' needs a value", s);
-            if (plugin_path) {
-                if (c->n_plugin_paths == LT_CLI_MAX_PATHS) return lt_cli_usage_error(cmd, "too many %s options", s);
-                slot = &c->plugin_paths[c->n_plugin_paths++];
-            }
-            *slot = argv[++i];
-        } else if (s[0] == '-' && s[1] == '-') {
-            return lt_cli_usage_error(cmd, "unknown option '%s'", s);
-        } else {
+        const lt_cli_option *o = !strcmp(s, plugin_path.name) ? &plugin_path : find_option(opts, s);
+        if (!o) {
+            if (s[0] == '-' && s[1] == '-') return lt_cli_usage_error(cmd, "unknown option '%s'", s);
             c->overrides[c->n_overrides++] = s;
+            continue;
+        }
+        if (o->flag) *o->flag = true;
+        if (o->flag && o->value) { /* an optional FILE value */
+            if (i + 1 < argc && lt_cli_is_file_arg(argv[i + 1])) *o->value = argv[++i];
+            continue;
+        }
+        if (!o->value && o != &plugin_path) continue; /* a flag */
+        if (i + 1 >= argc) return lt_cli_usage_error(cmd, "option '%s' needs a value", s);
+        if (o == &plugin_path) {
+            if (c->n_plugin_paths == LT_CLI_MAX_PATHS) return lt_cli_usage_error(cmd, "too many %s options", s);
+            c->plugin_paths[c->n_plugin_paths++] = argv[++i];
+        } else {
+            *o->value = argv[++i];
         }
     }
     if (c->n_overrides % 2)

@@ -9,6 +9,7 @@
 #include <ltrain/autograd.h>
 
 #include "cli.h"
+#include "trainer.h"
 #include "visualize.h"
 
 typedef struct infer_args {
@@ -20,10 +21,10 @@ typedef struct infer_args {
 static int parse_args(int argc, char **argv, infer_args *a)
 {
     const lt_cli_option opts[] = {
-        {"--config", "-c", &a->config, NULL},
-        {"--weights", NULL, &a->weights, NULL},
-        {"--source-path", NULL, &a->source, NULL},
-        {"--save-dir", NULL, &a->save_dir, NULL},
+        {.name = "--config", .alias = "-c", .value = &a->config},
+        {.name = "--weights", .value = &a->weights},
+        {.name = "--source-path", .value = &a->source},
+        {.name = "--save-dir", .value = &a->save_dir},
         {0},
     };
     int rc = lt_cli_parse("infer", argc, argv, opts, &a->common, lt_cmd_infer_usage);
@@ -89,10 +90,10 @@ static int list_sources(const char *source, path_list *out)
 /* Decodes and preprocesses sources[*next...] into buf (up to `batch`
  * images of `per_image` floats), reporting and skipping unreadable files.
  * Returns the images read. */
-static int64_t read_batch(const lt_vis_model *vm, const path_list *src, int *next, float *buf, int64_t batch,
-                          int64_t per_image, int *n_bad)
+static int64_t read_batch(const lt_preprocess *pp, const lt_config *cfg, const path_list *src, int *next, float *buf,
+                          int64_t batch, int64_t per_image, int *n_bad)
 {
-    const uint64_t seed = vm->cfg->trainer.has_seed ? (uint64_t)vm->cfg->trainer.seed : 0;
+    const uint64_t seed = cfg->trainer.has_seed ? (uint64_t)cfg->trainer.seed : 0;
     int64_t n = 0;
     while (n < batch && *next < src->n) {
         const int i = (*next)++;
@@ -100,7 +101,7 @@ static int64_t read_batch(const lt_vis_model *vm, const path_list *src, int *nex
         lt_rng rng;
         lt_sample_rng(&rng, seed, 0, i);
         if (lt_image_load(src->items[i], &s.image) ||
-            lt_preprocess_apply(&vm->pp, LT_STAGE_TEST, &rng, &s, buf + n * per_image)) {
+            lt_preprocess_apply(pp, LT_STAGE_TEST, &rng, &s, buf + n * per_image)) {
             fprintf(stderr, "ltrain infer: skipping %s\n", lt_last_error());
             (*n_bad)++;
         } else {
@@ -112,34 +113,37 @@ static int64_t read_batch(const lt_vis_model *vm, const path_list *src, int *nex
 }
 
 /* One batch: forward, visualizers, the written paths printed. */
-static int infer_batch(lt_vis_model *vm, const float *buf, int64_t n, const char *save_dir, int index, int *written)
+static int infer_batch(lt_trainer *t, const float *buf, int64_t n, const char *save_dir, int index, int *written)
 {
-    const int64_t shape[4] = {n, lt_preprocess_channels(&vm->pp), vm->pp.height, vm->pp.width};
+    const lt_preprocess *pp = lt_trainer_preprocess(t);
+    lt_model *m = lt_trainer_model(t);
+    const int64_t shape[4] = {n, lt_preprocess_channels(pp), pp->height, pp->width};
     lt_tensor *images = lt_tensor_new(LT_F32, 4, shape);
     if (!images) return -1;
     memcpy(lt_f32(images), buf, (size_t)images->numel * sizeof(float));
     lt_vis_paths out = {0};
-    const int rc = lt_model_forward(vm->model, images, LT_MODE_EVAL) ||
-                   lt_visualize_batch(vm->model, &vm->pp, images, NULL, save_dir, index, &out);
+    const int rc = lt_model_forward(m, images, LT_MODE_EVAL) ||
+                   lt_visualize_batch(m, pp, images, NULL, save_dir, index, &out);
     for (int i = 0; i < out.n; i++) puts(out.paths[i]);
     *written += out.n;
     lt_vis_paths_free(&out);
-    lt_ctx_reset(vm->ctx);
+    lt_ctx_reset(lt_trainer_ctx(t));
     lt_tensor_free(images);
     return rc ? -1 : 0;
 }
 
-static int infer_all(lt_vis_model *vm, const path_list *src, const char *save_dir, int *n_bad)
+static int infer_all(lt_trainer *t, const lt_config *cfg, const path_list *src, const char *save_dir, int *n_bad)
 {
-    const int64_t batch = vm->cfg->trainer.batch_size > 0 ? vm->cfg->trainer.batch_size : 1;
-    const int64_t per_image = (int64_t)lt_preprocess_channels(&vm->pp) * vm->pp.height * vm->pp.width;
+    const lt_preprocess *pp = lt_trainer_preprocess(t);
+    const int64_t batch = cfg->trainer.batch_size > 0 ? cfg->trainer.batch_size : 1;
+    const int64_t per_image = (int64_t)lt_preprocess_channels(pp) * pp->height * pp->width;
     float *buf = malloc((size_t)(batch * per_image) * sizeof *buf);
     if (!buf) return lt_set_error("infer: out of memory");
     int rc = lt_vis_mkdir_p(save_dir), next = 0, index = 0, written = 0;
     const bool grad = lt_set_grad_enabled(false);
     while (rc == 0 && next < src->n) {
-        const int64_t n = read_batch(vm, src, &next, buf, batch, per_image, n_bad);
-        if (n > 0) rc = infer_batch(vm, buf, n, save_dir, index++, &written);
+        const int64_t n = read_batch(pp, cfg, src, &next, buf, batch, per_image, n_bad);
+        if (n > 0) rc = infer_batch(t, buf, n, save_dir, index++, &written);
     }
     lt_set_grad_enabled(grad);
     free(buf);
@@ -165,18 +169,20 @@ int lt_cmd_infer(int argc, char **argv)
     for (int i = 0; i < cfg->n_warnings; i++) fprintf(stderr, "ltrain: warning: %s\n", cfg->warnings[i]);
     path_list src = {0};
     lt_cli_plugins plugins;
-    lt_vis_model vm = {0};
     int n_bad = 0;
     rc = LT_EXIT_FAILURE;
     if (list_sources(a.source, &src) == 0 &&
         lt_cli_load_plugins(&plugins, a.common.plugin_paths, a.common.n_plugin_paths, NULL, 0) == 0) {
         lt_cli_print_load_problems(&plugins, stderr);
-        if (lt_vis_model_open(&vm, cfg, plugins.registry, a.weights) == 0 &&
-            infer_all(&vm, &src, a.save_dir, &n_bad) == 0)
+        lt_trainer *t = lt_trainer_new(
+            cfg, &(lt_trainer_options){.registry = plugins.registry, .weights = a.weights, .no_run_dir = true});
+        lt_ctx *prev = t ? lt_ctx_use(lt_trainer_ctx(t)) : NULL;
+        if (t && infer_all(t, cfg, &src, a.save_dir, &n_bad) == 0)
             rc = n_bad ? LT_EXIT_FAILURE : LT_EXIT_OK;
         else
             fprintf(stderr, "ltrain infer: %s\n", lt_last_error());
-        lt_vis_model_close(&vm);
+        if (t) lt_ctx_use(prev);
+        lt_trainer_free(t);
         lt_cli_plugins_free(&plugins);
     } else {
         fprintf(stderr, "ltrain infer: %s\n", lt_last_error());

@@ -8,6 +8,7 @@
 #include <ltrain/nn.h>
 
 #include "cli.h"
+#include "trainer.h"
 #include "visualize.h"
 
 enum { MAX_SAMPLES = 16 };
@@ -25,9 +26,9 @@ static int parse_args(int argc, char **argv, inspect_args *a)
     a->view = "train";
     a->save_path = DEFAULT_SAVE_PATH;
     const lt_cli_option opts[] = {
-        {"--config", "-c", &a->config, NULL},
-        {"--view", NULL, &a->view, NULL},
-        {"--save-path", NULL, &a->save_path, NULL},
+        {.name = "--config", .alias = "-c", .value = &a->config},
+        {.name = "--view", .value = &a->view},
+        {.name = "--save-path", .value = &a->save_path},
         {0},
     };
     int rc = lt_cli_parse("inspect", argc, argv, opts, &a->common, lt_cmd_inspect_usage);
@@ -98,24 +99,26 @@ static void print_node(lt_model *m, int i)
 }
 
 /* A forward on a zero batch of the training input shape, then the graph. */
-static int print_graph(lt_vis_model *vm)
+static int print_graph(lt_trainer *t, const lt_config *cfg)
 {
-    const int64_t shape[4] = {vm->cfg->trainer.batch_size > 0 ? vm->cfg->trainer.batch_size : 1,
-                              lt_preprocess_channels(&vm->pp), vm->pp.height, vm->pp.width};
+    const lt_preprocess *pp = lt_trainer_preprocess(t);
+    lt_model *m = lt_trainer_model(t);
+    const int64_t shape[4] = {cfg->trainer.batch_size > 0 ? cfg->trainer.batch_size : 1,
+                              lt_preprocess_channels(pp), pp->height, pp->width};
     lt_tensor *probe = lt_tensor_new(LT_F32, 4, shape);
     if (!probe) return -1;
     const bool grad = lt_set_grad_enabled(false);
-    const int rc = lt_model_forward(vm->model, probe, LT_MODE_EVAL);
+    const int rc = lt_model_forward(m, probe, LT_MODE_EVAL);
     lt_set_grad_enabled(grad);
     if (rc == 0) {
         char s[128];
         printf("# model graph (execution order; output shapes of a forward on %s)\n", lt_shape_str(probe, s, sizeof s));
-        for (int k = 0; k < lt_model_n_nodes(vm->model); k++) print_node(vm->model, lt_model_order(vm->model, k));
-        const lt_params *p = lt_model_params(vm->model);
+        for (int k = 0; k < lt_model_n_nodes(m); k++) print_node(m, lt_model_order(m, k));
+        const lt_params *p = lt_model_params(m);
         printf("# parameters: %lld total, %lld trainable (buffers not counted)\n", (long long)lt_params_numel(p, false),
                (long long)lt_params_numel(p, true));
     }
-    lt_ctx_reset(vm->ctx);
+    lt_ctx_reset(lt_trainer_ctx(t));
     lt_tensor_free(probe);
     return rc;
 }
@@ -123,22 +126,24 @@ static int print_graph(lt_vis_model *vm)
 /* --------------------------------------------------------------- samples */
 
 /* The first samples of the view, augmented for its stage. */
-static lt_tensor *read_samples(const lt_vis_model *vm, const lt_dataset *ds, const char *view, int32_t *classes)
+static lt_tensor *read_samples(lt_trainer *t, const lt_config *cfg, const lt_dataset *ds, const char *view,
+                               int32_t *classes)
 {
+    const lt_preprocess *pp = lt_trainer_preprocess(t);
     const int64_t n = ds->n < MAX_SAMPLES ? ds->n : MAX_SAMPLES;
-    const int64_t shape[4] = {n, lt_preprocess_channels(&vm->pp), vm->pp.height, vm->pp.width};
+    const int64_t shape[4] = {n, lt_preprocess_channels(pp), pp->height, pp->width};
     lt_tensor *images = n > 0 ? lt_tensor_new(LT_F32, 4, shape) : NULL;
     if (!images) {
         if (n == 0) lt_set_error("view '%s' has no samples", view);
         return NULL;
     }
-    const uint64_t seed = vm->cfg->trainer.has_seed ? (uint64_t)vm->cfg->trainer.seed : 0;
+    const uint64_t seed = cfg->trainer.has_seed ? (uint64_t)cfg->trainer.seed : 0;
     for (int64_t i = 0; i < n; i++) {
         lt_sample s = {0};
         lt_rng rng;
         lt_sample_rng(&rng, seed, 0, i);
         const int rc = ds->get(ds, i, &s) ||
-                       lt_preprocess_apply(&vm->pp, lt_stage_of_view(view), &rng, &s,
+                       lt_preprocess_apply(pp, lt_stage_of_view(view), &rng, &s,
                                            lt_f32(images) + i * shape[1] * shape[2] * shape[3]);
         classes[i] = s.cls;
         lt_sample_free(&s);
@@ -169,13 +174,14 @@ static int label_canvases(lt_tensor *canvas, const lt_dataset *ds, const int32_t
 }
 
 /* A grid of augmented samples of the view, each with its class name. */
-static int draw_samples(lt_vis_model *vm, const char *view, const char *path)
+static int draw_samples(lt_trainer *t, const lt_config *cfg, const char *view, const char *path)
 {
-    lt_dataset *ds = lt_vis_open_dataset(vm->cfg, view);
+    const lt_preprocess *pp = lt_trainer_preprocess(t);
+    const lt_dataset *ds = lt_trainer_dataset(t, view);
     if (!ds) return -1;
     int32_t classes[MAX_SAMPLES];
-    lt_tensor *images = read_samples(vm, ds, view, classes);
-    lt_tensor *canvas = images ? lt_vis_canvases(&vm->pp, images) : NULL;
+    lt_tensor *images = read_samples(t, cfg, ds, view, classes);
+    lt_tensor *canvas = images ? lt_vis_canvases(pp, images) : NULL;
     lt_tensor *grid = NULL;
     int rc = -1;
     if (canvas && label_canvases(canvas, ds, classes) == 0 &&
@@ -191,7 +197,6 @@ static int draw_samples(lt_vis_model *vm, const char *view, const char *path)
     lt_tensor_free(grid);
     lt_tensor_free(canvas);
     lt_tensor_free(images);
-    lt_dataset_free(ds);
     return rc ? -1 : 0;
 }
 
@@ -205,14 +210,16 @@ static int inspect(const lt_config *cfg, const inspect_args *a)
     if (*yaml && yaml[strlen(yaml) - 1] != '\n') printf("\n");
     free(yaml);
     lt_cli_plugins plugins;
-    lt_vis_model vm = {0};
+    lt_trainer *t = NULL;
     int rc = lt_cli_load_plugins(&plugins, a->common.plugin_paths, a->common.n_plugin_paths, NULL, 0);
     if (rc == 0) {
         lt_cli_print_load_problems(&plugins, stderr);
-        rc = lt_vis_model_open(&vm, cfg, plugins.registry, NULL) || print_graph(&vm) ||
-             draw_samples(&vm, a->view, a->save_path);
+        t = lt_trainer_new(cfg, &(lt_trainer_options){.registry = plugins.registry, .no_run_dir = true});
+        lt_ctx *prev = t ? lt_ctx_use(lt_trainer_ctx(t)) : NULL;
+        rc = !t || print_graph(t, cfg) || draw_samples(t, cfg, a->view, a->save_path);
+        if (t) lt_ctx_use(prev);
     }
-    lt_vis_model_close(&vm);
+    lt_trainer_free(t);
     lt_cli_plugins_free(&plugins);
     return rc ? -1 : 0;
 }

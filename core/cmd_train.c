@@ -1,90 +1,48 @@
 /* `ltrain train` and `ltrain test`: a config, plugins and the trainer. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli.h"
 #include "trainer.h"
-
-enum { MAX_PATHS = 64 };
 
 /* What both commands read from the command line. */
 typedef struct run_args {
     const char *config, *weights, *view;
     bool json;
-    bool verbose;       /* --verbose: list the defaults applied */
-    bool resume;        /* --resume given */
+    bool verbose;            /* --verbose: list the defaults applied */
+    bool resume;             /* --resume given */
     const char *resume_ckpt; /* its CKPT, or NULL: the newest run's last.safetensors */
-    const char *plugin_paths[MAX_PATHS];
-    int n_plugin_paths;
-    const char **overrides; /* key, value, ... (argv pointers) */
-    int n_overrides;
+    lt_cli_common common;
 } run_args;
-
-static int usage_error(const char *cmd, const char *fmt, const char *arg)
-{
-    fprintf(stderr, "ltrain %s: ", cmd);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nRun 'ltrain %s --help' for usage.\n", cmd);
-    return LT_EXIT_USAGE;
-}
-
-/* `--resume`'s optional CKPT: an argument naming a .safetensors file or an
- * existing file (anything else is the first KEY of an override). */
-static bool is_checkpoint_arg(const char *s)
-{
-    const size_t n = strlen(s);
-    struct stat st;
-    if (s[0] == '-') return false;
-    return (n > 12 && !strcmp(s + n - 12, ".safetensors")) || (stat(s, &st) == 0 && S_ISREG(st.st_mode));
-}
 
 /* -1: help printed; LT_EXIT_USAGE on a bad command line; 0 otherwise. */
 static int parse_args(int argc, char **argv, bool is_test, run_args *a, void (*usage)(FILE *))
 {
     const char *cmd = argv[0];
-    a->overrides = calloc((size_t)argc, sizeof *a->overrides);
-    if (!a->overrides) return usage_error(cmd, "%s", "out of memory");
-    for (int i = 1; i < argc; i++) {
-        const char *s = argv[i];
-        const bool has_value = i + 1 < argc;
-        if (!strcmp(s, "--help") || !strcmp(s, "-h")) {
-            usage(stdout);
-            return -1;
-        }
-        if (!strcmp(s, "--config") || !strcmp(s, "-c") || !strcmp(s, "--weights") || !strcmp(s, "--plugin-path") ||
-            (is_test && !strcmp(s, "--view"))) {
-            if (!has_value) return usage_error(cmd, "option '%s' needs a value", s);
-            const char *v = argv[++i];
-            if (!strcmp(s, "--weights"))
-                a->weights = v;
-            else if (!strcmp(s, "--view"))
-                a->view = v;
-            else if (!strcmp(s, "--plugin-path")) {
-                if (a->n_plugin_paths == MAX_PATHS) return usage_error(cmd, "too many %s options", s);
-                a->plugin_paths[a->n_plugin_paths++] = v;
-            } else
-                a->config = v;
-        } else if (is_test && !strcmp(s, "--json"))
-            a->json = true;
-        else if (!strcmp(s, "--verbose") || !strcmp(s, "-v"))
-            a->verbose = true;
-        else if (!is_test && !strcmp(s, "--resume")) {
-            a->resume = true;
-            if (has_value && is_checkpoint_arg(argv[i + 1])) a->resume_ckpt = argv[++i];
-        }
-        else if (s[0] == '-' && s[1] == '-')
-            return usage_error(cmd, "unknown option '%s'", s);
-        else
-            a->overrides[a->n_overrides++] = s;
-    }
-    if (!a->config) return usage_error(cmd, "%s", "--config FILE is required");
-    if (a->n_overrides % 2) return usage_error(cmd, "override '%s' has no value (overrides are KEY VALUE pairs)",
-                                               a->overrides[a->n_overrides - 1]);
+    const lt_cli_option train_opts[] = {
+        {.name = "--config", .alias = "-c", .value = &a->config},
+        {.name = "--weights", .value = &a->weights},
+        {.name = "--verbose", .alias = "-v", .flag = &a->verbose},
+        {.name = "--resume", .value = &a->resume_ckpt, .flag = &a->resume},
+        {0},
+    };
+    const lt_cli_option test_opts[] = {
+        {.name = "--config", .alias = "-c", .value = &a->config},
+        {.name = "--weights", .value = &a->weights},
+        {.name = "--verbose", .alias = "-v", .flag = &a->verbose},
+        {.name = "--view", .value = &a->view},
+        {.name = "--json", .flag = &a->json},
+        {0},
+    };
+    const int rc = lt_cli_parse(cmd, argc, argv, is_test ? test_opts : train_opts, &a->common, usage);
+    if (rc) return rc;
+    if (!a->config) return lt_cli_usage_error(cmd, "%s", "--config FILE is required");
     if (a->resume && a->weights)
-        return usage_error(cmd, "%s", "--resume and --weights exclude each other (--resume CKPT names the checkpoint)");
+        return lt_cli_usage_error(cmd, "%s",
+                                  "--resume and --weights exclude each other (--resume CKPT names the checkpoint)");
     if (a->view && strcmp(a->view, "val") && strcmp(a->view, "test") && strcmp(a->view, "train"))
-        return usage_error(cmd, "--view must be train, val or test, not '%s'", a->view);
+        return lt_cli_usage_error(cmd, "--view must be train, val or test, not '%s'", a->view);
     return 0;
 }
 
@@ -108,22 +66,48 @@ static void put_shell_word(const char *s, FILE *out)
     fputc('\'', out);
 }
 
-/* The command that continues an interrupted run: this one, with
+/* Writes the command that continues an interrupted run: this one, with
  * --resume naming the checkpoint just written. */
-static void print_resume_hint(int argc, char **argv, const char *ckpt)
+static void write_resume_hint(int argc, char **argv, const char *ckpt, FILE *out)
 {
-    fprintf(stderr, "ltrain %s: interrupted; the training state is in %s\nResume with:\n  ltrain", argv[0], ckpt);
+    fprintf(out, "ltrain %s: interrupted; the training state is in %s\nResume with:\n  ltrain", argv[0], ckpt);
     for (int i = 0; i < argc; i++) {
         if (!strcmp(argv[i], "--resume")) {
-            if (i + 1 < argc && is_checkpoint_arg(argv[i + 1])) i++;
+            if (i + 1 < argc && lt_cli_is_file_arg(argv[i + 1])) i++;
             continue;
         }
-        fputc(' ', stderr);
-        put_shell_word(argv[i], stderr);
+        fputc(' ', out);
+        put_shell_word(argv[i], out);
     }
-    fputs(" --resume ", stderr);
-    put_shell_word(ckpt, stderr);
-    fputc('\n', stderr);
+    fputs(" --resume ", out);
+    put_shell_word(ckpt, out);
+    fputc('\n', out);
+}
+
+/* The resume hint on stderr and in the run's log. */
+static void print_resume_hint(int argc, char **argv, lt_trainer *t)
+{
+    char *text = NULL;
+    size_t size = 0;
+    FILE *mem = open_memstream(&text, &size);
+    if (!mem) {
+        write_resume_hint(argc, argv, lt_trainer_resume_checkpoint(t), stderr);
+        return;
+    }
+    write_resume_hint(argc, argv, lt_trainer_resume_checkpoint(t), mem);
+    fclose(mem);
+    fputs(text, stderr);
+    lt_run_log_line(lt_trainer_run_log(t), LT_LOG_WARNING, "%s", text);
+    free(text);
+}
+
+/* The command line's lines that precede the trainer's, into its log. */
+static void log_start(lt_trainer *t, const run_args *a, const lt_config *cfg)
+{
+    lt_run_log *log = lt_trainer_run_log(t);
+    if (!log) return;
+    lt_trainer_log(t, LT_LOG_INFO, "config: %s", a->config);
+    for (int i = 0; i < cfg->n_warnings; i++) lt_run_log_line(log, LT_LOG_WARNING, "%s", cfg->warnings[i]);
 }
 
 /* Loads config and plugins, builds the trainer, runs `body`. */
@@ -133,22 +117,22 @@ static int run(int argc, char **argv, bool is_test, void (*usage)(FILE *),
     run_args a = {0};
     int rc = parse_args(argc, argv, is_test, &a, usage);
     if (rc) {
-        free(a.overrides);
+        free(a.common.overrides);
         return rc < 0 ? LT_EXIT_OK : rc;
     }
     rc = LT_EXIT_FAILURE;
     lt_cli_plugins plugins;
     lt_trainer *t = NULL;
-    lt_config *cfg = lt_config_load(a.config, a.overrides, a.n_overrides);
+    lt_config *cfg = lt_config_load(a.config, a.common.overrides, a.common.n_overrides);
     if (!cfg) {
         fprintf(stderr, "ltrain %s: %s\n", argv[0], lt_last_error());
-        free(a.overrides);
+        free(a.common.overrides);
         return LT_EXIT_FAILURE;
     }
     for (int i = 0; i < cfg->n_warnings; i++) fprintf(stderr, "ltrain: warning: %s\n", cfg->warnings[i]);
     if (a.verbose) /* stderr, so that test --json stays clean on stdout */
         for (int i = 0; i < cfg->n_defaults; i++) fprintf(stderr, "ltrain: default: %s\n", cfg->defaults[i]);
-    if (lt_cli_load_plugins(&plugins, a.plugin_paths, a.n_plugin_paths, NULL, 0) == 0) {
+    if (lt_cli_load_plugins(&plugins, a.common.plugin_paths, a.common.n_plugin_paths, NULL, 0) == 0) {
         lt_cli_print_load_problems(&plugins, stderr);
         char *found = a.resume && !a.resume_ckpt ? lt_trainer_find_resume(cfg) : NULL;
         const char *weights = a.resume ? (a.resume_ckpt ? a.resume_ckpt : found) : a.weights;
@@ -156,21 +140,25 @@ static int run(int argc, char **argv, bool is_test, void (*usage)(FILE *),
                                       .log = is_test ? NULL : stdout, .resume = a.resume};
         if (!a.resume || weights) t = lt_trainer_new(cfg, &o);
         if (t) {
+            log_start(t, &a, cfg);
             if (!is_test) lt_trainer_handle_signals();
             const int body_rc = body(t, &a);
             if (body_rc == 0) rc = LT_EXIT_OK;
             if (body_rc == 0 && !is_test && lt_trainer_interrupted(t)) {
-                print_resume_hint(argc, argv, lt_trainer_resume_checkpoint(t));
+                print_resume_hint(argc, argv, t);
                 rc = EXIT_INTERRUPTED;
             }
         }
         free(found);
     }
-    if (rc != LT_EXIT_OK && rc != EXIT_INTERRUPTED) fprintf(stderr, "ltrain %s: %s\n", argv[0], lt_last_error());
+    if (rc != LT_EXIT_OK && rc != EXIT_INTERRUPTED) {
+        fprintf(stderr, "ltrain %s: %s\n", argv[0], lt_last_error());
+        if (t) lt_run_log_line(lt_trainer_run_log(t), LT_LOG_ERROR, "%s", lt_last_error());
+    }
     lt_trainer_free(t);
     lt_cli_plugins_free(&plugins);
     lt_config_free(cfg);
-    free(a.overrides);
+    free(a.common.overrides);
     return rc;
 }
 

@@ -24,9 +24,11 @@
 #include "../sdk/plugin/module.h"
 #include "data/data.h"
 #include "model.h"
+#include "vis_log.h"
 #include "visualize.h"
 #include "weights.h"
 #include "modules.h"
+#include "run_log.h"
 
 enum { VIEW_TRAIN, VIEW_VAL, VIEW_TEST, N_VIEWS };
 enum { PATH_SIZE = 4096 };
@@ -75,7 +77,9 @@ struct lt_trainer {
     lt_scheduler *sched;
     int64_t start_epoch; /* epochs already done (resume) */
     char *run_dir;
-    int n_visualized;   /* evaluations that wrote pictures (their index) */
+    lt_run_log *run_log; /* <run>/luxonis_train.log and metrics.csv; NULL with no_run_dir */
+    lt_vis_log vis;        /* n_log_images pictures of each evaluation */
+    int64_t current_epoch; /* Lightning's current_epoch: the step of logged results and pictures */
     double *train_losses;
     int n_train_losses;
     lt_eval_result test_result;
@@ -111,6 +115,22 @@ static double now_seconds(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void lt_trainer_log(const lt_trainer *t, lt_log_level level, const char *fmt, ...)
+{
+    va_list ap;
+    if (t->log) {
+        if (isatty(fileno(t->log))) fputs("\r\033[K", t->log); /* over the progress bar */
+        va_start(ap, fmt);
+        vfprintf(t->log, fmt, ap);
+        va_end(ap);
+        fputc('\n', t->log);
+        fflush(t->log);
+    }
+    va_start(ap, fmt);
+    lt_run_log_vline(t->run_log, level, fmt, ap);
+    va_end(ap);
 }
 
 /* Makes the trainer's context current; returns the previous one. */
@@ -370,25 +390,11 @@ static void random_run_name(char *out, size_t size)
     snprintf(out, size, "%s-%s", adjectives[h % 16], nouns[(h >> 8) % 16]);
 }
 
-static int mkdir_p(const char *path)
-{
-    char buf[PATH_SIZE];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return lt_set_error("%s: path too long", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = '\0';
-        if (mkdir(buf, 0777) && errno != EEXIST) return lt_set_error("%s: %s", buf, strerror(errno));
-        *p = '/';
-    }
-    if (mkdir(buf, 0777) && errno != EEXIST) return lt_set_error("%s: %s", buf, strerror(errno));
-    return 0;
-}
-
 /* <save_directory>/<N>-<name>, N one above the largest numeric prefix. */
 static int make_run_dir(lt_trainer *t)
 {
     const char *base = t->cfg->tracker.save_directory ? t->cfg->tracker.save_directory : "output";
-    if (mkdir_p(base)) return -1;
+    if (lt_vis_mkdir_p(base)) return -1;
     long next = 0;
     DIR *d = opendir(base);
     if (!d) return lt_set_error("%s: %s", base, strerror(errno));
@@ -412,6 +418,7 @@ static int make_run_dir(lt_trainer *t)
     char *cfg_path = dup_printf("%s/training_config.yaml", t->run_dir);
     const int rc = cfg_path ? lt_config_save(t->cfg, cfg_path) : -1;
     free(cfg_path);
+    if (rc == 0 && !(t->run_log = lt_run_log_open(t->run_dir))) return -1;
     return rc;
 }
 
@@ -546,22 +553,20 @@ static int early_stopping_check(lt_trainer *t, const lt_eval_result *val, bool *
     const double current = val->values[k];
     if (!isfinite(current)) {
         *stop = true;
-        if (t->log) fprintf(t->log, "early stopping: %s = %g is not finite\n", es->monitor, current);
+        lt_trainer_log(t, LT_LOG_INFO, "early stopping: %s = %g is not finite", es->monitor, current);
         return 0;
     }
     const bool improved = es->maximize ? current - es->min_delta > es->best : current + es->min_delta < es->best;
     if (improved) {
-        if (es->verbose && t->log)
-            fprintf(t->log, "early stopping: %s improved to %.6f\n", es->monitor, current);
+        if (es->verbose) lt_trainer_log(t, LT_LOG_INFO, "early stopping: %s improved to %.6f", es->monitor, current);
         es->best = current;
         es->wait = 0;
         return 0;
     }
     if (++es->wait >= es->patience) {
         *stop = true;
-        if (t->log)
-            fprintf(t->log, "early stopping: %s did not improve in the last %lld validations (best %.6f)\n",
-                    es->monitor, (long long)es->wait, es->best);
+        lt_trainer_log(t, LT_LOG_INFO, "early stopping: %s did not improve in the last %lld validations (best %.6f)",
+                       es->monitor, (long long)es->wait, es->best);
     }
     return 0;
 }
@@ -662,6 +667,9 @@ lt_trainer *lt_trainer_new(const lt_config *cfg, const lt_trainer_options *o)
     if (rc == 0 && !(t->ds[VIEW_TRAIN] = open_dataset(t, t->view_names[VIEW_TRAIN]))) rc = -1;
     if (rc == 0) {
         t->n_classes = t->ds[VIEW_TRAIN]->n_classes;
+        rc = lt_vis_log_init(&t->vis, cfg->trainer.n_log_images, t->n_classes);
+    }
+    if (rc == 0) {
         rc = build_model(t);
     }
     if (rc == 0) rc = build_optimization(t);
@@ -697,6 +705,8 @@ void lt_trainer_free(lt_trainer *t)
     lt_model_free(t->model);
     lt_ctx_use(prev == t->ctx ? NULL : prev);
     lt_ctx_free(t->ctx);
+    lt_run_log_close(t->run_log);
+    lt_vis_log_free(&t->vis);
     free(t->run_dir);
     free(t->resume_path);
     free(t->train_losses);
@@ -819,19 +829,31 @@ static int metrics_collect(const lt_trainer *t, const char *view, lt_eval_result
     return 0;
 }
 
-/* Pictures of an evaluation's first batch from every visualizer, into
- * <run>/visualizations/<view>/<node>/<visualizer>_<k>.png (k counts the
- * evaluations of the run). Only in runs with a run directory. */
-static int visualize_first_batch(lt_trainer *t, int v, const lt_batch *batch, const lt_labels *labels)
+/* Up to n_log_images pictures of an evaluation's batches from every
+ * visualizer (core/vis_log.h), into <run>/visualizations/<view>/. Only in
+ * runs with a run directory. */
+static int visualize_batch(lt_trainer *t, const lt_batch *batch, const lt_labels *labels)
 {
-    if (!t->run_dir) return 0;
-    char *dir = dup_printf("%s/visualizations/%s", t->run_dir, v == VIEW_TRAIN ? "train" : v == VIEW_VAL ? "val" : "test");
-    if (!dir) return -1;
-    lt_vis_paths paths = {0};
-    int rc = lt_visualize_batch(t->model, &t->pp, batch->images, labels, dir, t->n_visualized++, &paths);
-    if (rc == 0 && paths.n && t->log) fprintf(t->log, "pictures: %s/\n", dir);
-    lt_vis_paths_free(&paths);
-    free(dir);
+    lt_vis_batch b;
+    lt_vis_paths written = {0};
+    if (lt_vis_render_batch(t->model, &t->pp, batch->images, labels, &b)) return -1;
+    const int rc = lt_vis_log_batch(&t->vis, t->model, &b, (const int32_t *)batch->classes->data, &written);
+    lt_vis_batch_free(&b);
+    lt_vis_paths_free(&written);
+    return rc;
+}
+
+static int visualize_end(lt_trainer *t)
+{
+    lt_vis_paths written = {0};
+    int short_of = -1;
+    const int rc = lt_vis_log_end(&t->vis, t->model, &written, &short_of);
+    lt_vis_paths_free(&written);
+    if (rc == 0 && short_of >= 0 && t->vis.n_written > 0)
+        lt_trainer_log(t, LT_LOG_WARNING,
+                       "logged images (%d) != expected (%d): class imbalance or a small split; topped up in order",
+                       short_of, t->vis.max);
+    if (rc == 0 && t->vis.n_written > 0) lt_trainer_log(t, LT_LOG_INFO, "pictures: %s/", t->vis.dir);
     return rc;
 }
 
@@ -842,6 +864,13 @@ static int evaluate_batches(lt_trainer *t, int v, lt_batcher *b, double *mean_lo
                               ? tr->n_validation_batches
                               : INT64_MAX;
     if (lt_batcher_start_epoch(b, 0)) return -1;
+    if (t->run_dir) {
+        const char *view = v == VIEW_TRAIN ? "train" : v == VIEW_VAL ? "val" : "test";
+        char *dir = dup_printf("%s/visualizations/%s", t->run_dir, view);
+        const int rc = dir ? lt_vis_log_begin(&t->vis, dir, t->current_epoch) : -1;
+        free(dir);
+        if (rc) return -1;
+    }
     double sum = 0.0;
     int64_t n = 0;
     lt_batch *batch;
@@ -852,13 +881,14 @@ static int evaluate_batches(lt_trainer *t, int v, lt_batcher *b, double *mean_lo
         int err = !labels || lt_model_forward(t->model, batch->images, LT_MODE_EVAL) ||
                   !(loss = lt_model_loss(t->model, labels)) || metrics_update(t->model, labels);
         if (!err) sum += lt_item(loss);
-        if (!err && n == 0) err = visualize_first_batch(t, v, batch, labels);
+        if (!err && t->run_dir && lt_vis_log_wants(&t->vis)) err = visualize_batch(t, batch, labels);
         lt_batch_free(batch);
         lt_ctx_reset(t->ctx);
         if (err) return -1;
         n++;
     }
     if (n < limit && rc < 0) return -1;
+    if (t->run_dir && visualize_end(t)) return -1;
     *mean_loss = n ? sum / (double)n : NAN;
     return 0;
 }
@@ -1056,19 +1086,33 @@ static int validate(lt_trainer *t, int64_t epoch, lt_eval_result *val)
     return 0;
 }
 
+/* An evaluation's results as rows of metrics.csv at `step`. */
+static void log_metrics(const lt_trainer *t, const lt_eval_result *r, int64_t step)
+{
+    for (int i = 0; r && i < r->n; i++) lt_run_log_metric(t->run_log, r->names[i], r->values[i], step);
+}
+
+/* The epoch's line, and its scalars (train/loss, the learning rate under
+ * LearningRateMonitor's name lr-<optimizer>, the validation results). */
 static void log_epoch(const lt_trainer *t, int64_t epoch, double train_loss, const lt_eval_result *val,
                       double seconds)
 {
-    if (!t->log) return;
-    if (isatty(fileno(t->log))) fputs("\r\033[K", t->log);
-    fprintf(t->log, "epoch %lld/%lld  train/loss %.4f", (long long)epoch + 1, (long long)t->cfg->trainer.epochs,
-            train_loss);
-    if (val) {
-        fprintf(t->log, "  val/loss %.4f", val->values[0]);
-        if (val->main_index >= 0) fprintf(t->log, "  %s %.4f", val->names[val->main_index], val->values[val->main_index]);
+    char line[1024], lr_name[64];
+    int n = snprintf(line, sizeof line, "epoch %lld/%lld  train/loss %.4f", (long long)epoch + 1,
+                     (long long)t->cfg->trainer.epochs, train_loss);
+    if (val && n < (int)sizeof line) {
+        n += snprintf(line + n, sizeof line - (size_t)n, "  val/loss %.4f", val->values[0]);
+        if (val->main_index >= 0 && n < (int)sizeof line)
+            n += snprintf(line + n, sizeof line - (size_t)n, "  %s %.4f", val->names[val->main_index],
+                          val->values[val->main_index]);
     }
-    fprintf(t->log, "  lr %.3g  %.1fs\n", lt_optimizer_get_lr(t->opt), seconds);
-    fflush(t->log);
+    const double lr = lt_optimizer_get_lr(t->opt);
+    if (n < (int)sizeof line) snprintf(line + n, sizeof line - (size_t)n, "  lr %.3g  %.1fs", lr, seconds);
+    lt_trainer_log(t, LT_LOG_INFO, "%s", line);
+    snprintf(lr_name, sizeof lr_name, "lr-%s", lt_optimizer_name(t->opt));
+    lt_run_log_metric(t->run_log, "train/loss", train_loss, epoch);
+    lt_run_log_metric(t->run_log, lr_name, lr, epoch);
+    log_metrics(t, val, epoch);
 }
 
 static bool validates_after(const lt_config_trainer *tr, int64_t epoch)
@@ -1094,6 +1138,7 @@ static int fit_epochs(lt_trainer *t)
     const int64_t n_batches = lt_batcher_n_batches(t->batcher[VIEW_TRAIN]);
     int rc = 0;
     for (int64_t epoch = t->start_epoch; rc == 0 && epoch < tr->epochs; epoch++) {
+        t->current_epoch = epoch;
         const double start = now_seconds();
         double loss = 0.0, loss_sum = 0.0;
         int64_t done = 0;
@@ -1125,31 +1170,40 @@ static int fit_epochs(lt_trainer *t)
         }
     }
     if (t->interrupted) interrupt_flag = 0;
-    if (rc == 0 && t->interrupted && t->log)
-        fprintf(t->log, "interrupted: training state saved to %s\n", t->resume_path);
+    if (rc == 0 && t->interrupted)
+        lt_trainer_log(t, LT_LOG_WARNING, "interrupted: training state saved to %s", t->resume_path);
     return rc;
+}
+
+/* TestOnTrainEnd's results: one line, and rows at step = epochs trained. */
+static void log_test(const lt_trainer *t)
+{
+    char line[2048];
+    int n = 0;
+    for (int i = 0; i < t->test_result.n && n < (int)sizeof line; i++)
+        n += snprintf(line + n, sizeof line - (size_t)n, "%s%s %.4f", i ? "  " : "", t->test_result.names[i],
+                      t->test_result.values[i]);
+    lt_trainer_log(t, LT_LOG_INFO, "%s", n ? line : "test: no results");
+    log_metrics(t, &t->test_result, t->current_epoch);
 }
 
 int lt_trainer_fit(lt_trainer *t)
 {
     if (!t->run_dir) return lt_set_error("fit: the trainer was made without a run directory");
     lt_ctx *prev = enter(t);
-    if (t->log) fprintf(t->log, "run directory: %s\n", t->run_dir);
-    if (t->log && t->start_epoch > 0)
-        fprintf(t->log, "resuming at epoch %lld%s\n", (long long)t->start_epoch + 1,
+    lt_trainer_log(t, LT_LOG_INFO, "run directory: %s", t->run_dir);
+    if (t->start_epoch > 0)
+        lt_trainer_log(t, LT_LOG_INFO, "resuming at epoch %lld%s", (long long)t->start_epoch + 1,
                 t->start_step > 0 ? " (within the epoch)" : "");
     t->steps = 0;
     t->interrupted = t->stopped_early = false;
     int rc = fit_epochs(t);
     if (rc == 0 && t->test_view && !t->interrupted) { /* TestOnTrainEnd */
         lt_eval_result_free(&t->test_result);
+        t->current_epoch = t->start_epoch + t->n_train_losses;
         rc = lt_trainer_evaluate(t, t->test_view, &t->test_result);
         t->has_test_result = rc == 0;
-        if (rc == 0 && t->log) {
-            for (int i = 0; i < t->test_result.n; i++)
-                fprintf(t->log, "%s%s %.4f", i ? "  " : "", t->test_result.names[i], t->test_result.values[i]);
-            fputc('\n', t->log);
-        }
+        if (rc == 0) log_test(t);
     }
     lt_ctx_use(prev);
     return rc;
@@ -1210,6 +1264,8 @@ char *lt_trainer_find_resume(const lt_config *cfg)
 
 const char *lt_trainer_run_dir(const lt_trainer *t) { return t->run_dir; }
 
+lt_run_log *lt_trainer_run_log(lt_trainer *t) { return t->run_log; }
+
 lt_model *lt_trainer_model(lt_trainer *t) { return t->model; }
 
 lt_ctx *lt_trainer_ctx(lt_trainer *t) { return t->ctx; }
@@ -1219,6 +1275,17 @@ lt_optimizer *lt_trainer_optimizer(lt_trainer *t) { return t->opt; }
 int lt_trainer_n_classes(const lt_trainer *t) { return t->n_classes; }
 
 const lt_preprocess *lt_trainer_preprocess(const lt_trainer *t) { return &t->pp; }
+
+lt_dataset *lt_trainer_dataset(lt_trainer *t, const char *view)
+{
+    const int v = view ? view_index(t, view) : -1;
+    if (v < 0) {
+        lt_set_error("dataset: unknown view '%s' (expected train, val or test)", view ? view : "");
+        return NULL;
+    }
+    if (!t->ds[v]) t->ds[v] = open_dataset(t, t->view_names[v]);
+    return t->ds[v];
+}
 
 const double *lt_trainer_train_losses(const lt_trainer *t, int *n)
 {

@@ -5,6 +5,9 @@
  *
  *   <tracker.save_directory>/<N>-<run_name>/
  *     training_config.yaml           the resolved config
+ *     luxonis_train.log              every line the run printed, time-stamped (core/run_log.h)
+ *     metrics.csv                    name,value,step rows of every logged scalar (core/run_log.h)
+ *     visualizations/<view>/<node>/<visualizer>_<k>.png   n_log_images pictures of evaluation k
  *     min_val_loss/<model>_loss=0.1234_07.safetensors               top-k by val/loss
  *     best_val_metric/<model>_<node>_<Metric>=0.9500_loss=0.1234_07.safetensors  top-k by main metric
  *     last.safetensors               after every epoch and on an interrupt, for resume
@@ -20,15 +23,20 @@
  *   lt_trainer_free(t);
  *
  * Errors follow common.h: NULL / -1 with lt_last_error(); nothing prints
- * except the epoch lines written to options.log. */
+ * except the lines written to options.log, which also go, time-stamped, to
+ * <run>/luxonis_train.log. */
 #ifndef LTRAIN_CORE_TRAINER_H
 #define LTRAIN_CORE_TRAINER_H
 
 #include <stdio.h>
 
+#include <ltrain/context.h>
+
 #include "config/config.h"
 #include "data/data.h"
+#include "model.h"
 #include "registry.h"
+#include "run_log.h"
 
 typedef struct lt_trainer_options {
     const lt_registry *registry; /* plugins (must outlive the trainer) */
@@ -109,8 +117,24 @@ double lt_eval_result_get(const lt_eval_result *r, const char *name);
 /* One JSON object {"name": value, ...} (malloc'd). */
 char *lt_eval_result_json(const lt_eval_result *r);
 
+/* What the trainer built, for commands that evaluate or draw with it
+ * (infer, inspect). The model runs in the trainer's context: make it
+ * current (lt_ctx_use) around forwards. */
+lt_model *lt_trainer_model(lt_trainer *t);
+lt_ctx *lt_trainer_ctx(lt_trainer *t);
+const lt_preprocess *lt_trainer_preprocess(const lt_trainer *t);
+/* The split of the config's dataset for view "train", "val" or "test"
+ * (opened on first use, owned by the trainer), or NULL with an error. */
+lt_dataset *lt_trainer_dataset(lt_trainer *t, const char *view);
+
 /* The run directory, or NULL with no_run_dir. */
 const char *lt_trainer_run_dir(const lt_trainer *t);
+/* The run's logs (luxonis_train.log, metrics.csv), for the command's own
+ * lines (config path, warnings, errors); NULL with no_run_dir. */
+lt_run_log *lt_trainer_run_log(lt_trainer *t);
+/* One line the user sees (printf format, no newline): on options.log as it
+ * is, and time-stamped with its level into <run>/luxonis_train.log. */
+void lt_trainer_log(const lt_trainer *t, lt_log_level level, const char *fmt, ...) LT_PRINTF(3, 4);
 /* Mean train loss of each epoch trained so far (n = epochs done). */
 const double *lt_trainer_train_losses(const lt_trainer *t, int *n);
 /* The results of the final test of lt_trainer_fit (NULL before). */
@@ -118,14 +142,10 @@ const lt_eval_result *lt_trainer_test_result(const lt_trainer *t);
 
 /* ---- the pieces, for commands that drive steps themselves (ltrain benchmark) ---- */
 
-/* Borrowed; they live as long as the trainer. Ops on the model run in the
- * trainer's context: make it current (lt_ctx_use) first. */
-lt_model *lt_trainer_model(lt_trainer *t);
-lt_ctx *lt_trainer_ctx(lt_trainer *t);
+/* Borrowed, like the accessors above; the optimizer and the classes of
+ * the training view. */
 lt_optimizer *lt_trainer_optimizer(lt_trainer *t);
-/* Classes of the training view, and the preprocessing (image size, channels). */
 int lt_trainer_n_classes(const lt_trainer *t);
-const lt_preprocess *lt_trainer_preprocess(const lt_trainer *t);
 
 /* The training step fit runs, on a prepared batch (images [B,C,H,W],
  * labels as the losses read them), in the trainer's current context:

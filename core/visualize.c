@@ -11,7 +11,6 @@
 #include <ltrain/safetensors.h>
 
 #include "modules.h"
-#include "weights.h"
 
 enum { PAIR_GAP = 4, GRID_MARGIN = 4, PATH_SIZE = 4096 };
 
@@ -25,7 +24,7 @@ void lt_vis_paths_free(lt_vis_paths *p)
     *p = (lt_vis_paths){0};
 }
 
-static int paths_add(lt_vis_paths *p, const char *path)
+int lt_vis_paths_add(lt_vis_paths *p, const char *path)
 {
     char **grown = realloc(p->paths, ((size_t)p->n + 1) * sizeof *grown);
     if (!grown) return lt_set_error("visualize: out of memory");
@@ -119,15 +118,14 @@ static int save_grid(const lt_tensor *images, const char *path)
     return rc;
 }
 
-/* One visualizer on fresh canvases; writes its picture to path. */
-static int visualize_one(lt_attached *a, const lt_tensor *canvas, const lt_packet *packet, const lt_labels *labels,
-                         const char *path)
+/* One visualizer on fresh canvases: its pictures, uint8 [B,3,H,W] (target
+ * and prediction side by side when it returns a pair), or NULL. */
+static lt_tensor *render_one(lt_attached *a, const lt_tensor *canvas, const lt_packet *packet, const lt_labels *labels)
 {
     const size_t bytes = (size_t)canvas->numel;
     lt_tensor *pred = lt_tensor_new(LT_U8, 4, canvas->shape);
     lt_tensor *target = lt_tensor_new(LT_U8, 4, canvas->shape); /* drawn on only when there is a target */
-    lt_tensor *pair = NULL;
-    int rc = -1;
+    lt_tensor *out = NULL;
     if (!pred || !target) {
         lt_set_error("visualize: out of memory");
         goto done;
@@ -136,9 +134,10 @@ static int visualize_one(lt_attached *a, const lt_tensor *canvas, const lt_packe
     memcpy(lt_u8(target), lt_u8(canvas), bytes);
     const int kind = lt_attached_visualize(a, pred, target, packet, labels);
     if (kind == LT_VIS_PAIR) {
-        if ((pair = side_by_side(target, pred))) rc = save_grid(pair, path);
+        out = side_by_side(target, pred);
     } else if (kind == LT_VIS_PREDICTION) {
-        rc = save_grid(pred, path);
+        out = pred;
+        pred = NULL;
     } else if (kind != LT_VIS_ERROR) {
         lt_set_error("%s: returned %d, expected LT_VIS_PREDICTION (1) or LT_VIS_PAIR (2)", lt_attached_identifier(a),
                      kind);
@@ -146,13 +145,43 @@ static int visualize_one(lt_attached *a, const lt_tensor *canvas, const lt_packe
 done:
     lt_tensor_free(pred);
     lt_tensor_free(target);
-    lt_tensor_free(pair);
-    return rc;
+    return out;
 }
 
-int lt_visualize_batch(lt_model *m, const lt_preprocess *pp, const lt_tensor *images, const lt_labels *labels,
-                       const char *dir, int index, lt_vis_paths *out)
+void lt_vis_batch_free(lt_vis_batch *b)
 {
+    if (!b) return;
+    for (int s = 0; s < b->n; s++) lt_tensor_free(b->pictures[s]);
+    free(b->pictures);
+    free(b->node);
+    free(b->viz);
+    *b = (lt_vis_batch){0};
+}
+
+/* Appends a slot (taking `pictures`). */
+static int vis_batch_add(lt_vis_batch *b, int node, lt_attached *viz, lt_tensor *pictures)
+{
+    const size_t n = (size_t)b->n + 1;
+    int *nodes = realloc(b->node, n * sizeof *nodes);
+    if (nodes) b->node = nodes;
+    lt_attached **vizs = nodes ? realloc(b->viz, n * sizeof *vizs) : NULL;
+    if (vizs) b->viz = vizs;
+    lt_tensor **pics = vizs ? realloc(b->pictures, n * sizeof *pics) : NULL;
+    if (!pics) {
+        lt_tensor_free(pictures);
+        return lt_set_error("visualize: out of memory");
+    }
+    b->pictures = pics;
+    b->node[b->n] = node;
+    b->viz[b->n] = viz;
+    b->pictures[b->n++] = pictures;
+    return 0;
+}
+
+int lt_vis_render_batch(lt_model *m, const lt_preprocess *pp, const lt_tensor *images, const lt_labels *labels,
+                        lt_vis_batch *out)
+{
+    *out = (lt_vis_batch){0};
     lt_tensor *canvas = lt_vis_canvases(pp, images);
     if (!canvas) return -1;
     int rc = 0;
@@ -161,98 +190,59 @@ int lt_visualize_batch(lt_model *m, const lt_preprocess *pp, const lt_tensor *im
         if (n == 0) continue;
         const char *node = lt_model_node_identifier(m, i);
         const lt_packet *packet = lt_model_packet(m, i);
-        char path[PATH_SIZE];
         if (!packet) {
             rc = lt_set_error("visualize: node '%s' has no output (run a forward first)", node);
             break;
         }
-        snprintf(path, sizeof path, "%s/%s", dir, node);
-        if ((rc = lt_vis_mkdir_p(path))) break;
         for (int k = 0; rc == 0 && k < n; k++) {
             lt_attached *a = lt_model_attached(m, i, LT_DESC_VISUALIZER, k);
-            if (snprintf(path, sizeof path, "%s/%s/%s_%d.png", dir, node, lt_attached_identifier(a), index) >=
-                (int)sizeof path) {
-                rc = lt_set_error("%s: path too long", dir);
-                break;
-            }
-            rc = visualize_one(a, canvas, packet, labels, path);
-            if (rc) {
+            lt_tensor *pictures = render_one(a, canvas, packet, labels);
+            if (!pictures) {
                 char why[1024]; /* lt_last_error() is overwritten by lt_set_error */
                 snprintf(why, sizeof why, "%s", lt_last_error());
-                lt_set_error("node '%s', visualizer '%s': %s", node, lt_attached_identifier(a), why);
+                rc = lt_set_error("node '%s', visualizer '%s': %s", node, lt_attached_identifier(a), why);
                 break;
             }
-            rc = paths_add(out, path);
+            rc = vis_batch_add(out, i, a, pictures);
         }
     }
     lt_tensor_free(canvas);
+    if (rc) lt_vis_batch_free(out);
     return rc;
 }
 
-/* ----------------------------------------------------------------- model */
-
-lt_dataset *lt_vis_open_dataset(const lt_config *cfg, const char *view)
+int lt_vis_save_picture(const lt_tensor *pictures, int64_t b, const char *path)
 {
-    const lt_cfg *params = cfg->loader.params;
-    const char *type = "clsdir";
-    const lt_cfg *ty = params ? lt_cfg_get(params, "dataset_type") : NULL;
-    if (ty && !lt_cfg_is_null(ty) && lt_cfg_as_str(ty, "loader.params.dataset_type", &type)) return NULL;
-    if (!strcmp(type, "generated")) {
-        lt_generated_options o;
-        lt_generated_defaults(&o);
-        o.seed = cfg->trainer.has_seed ? (uint64_t)cfg->trainer.seed : 0;
-        if (lt_generated_options_from_cfg(params, &o)) return NULL;
-        return lt_generated_open(&o, view);
-    }
-    if (strcmp(type, "clsdir") != 0) {
-        lt_set_error("%s: loader.params.dataset_type: unknown dataset type '%s' (expected 'clsdir' or 'generated')",
-                     lt_cfg_where(ty), type);
-        return NULL;
-    }
-    const lt_cfg *dir = params ? lt_cfg_get(params, "dataset_dir") : NULL;
-    const char *path = NULL;
-    if (!dir || lt_cfg_is_null(dir)) {
-        lt_set_error("loader.params.dataset_dir: required for dataset_type 'clsdir'");
-        return NULL;
-    }
-    if (lt_cfg_as_str(dir, "loader.params.dataset_dir", &path)) return NULL;
-    return lt_clsdir_open(path, view, &(lt_clsdir_options){.skip_corrupt = false});
+    const int64_t H = pictures->shape[2], W = pictures->shape[3], plane = H * W;
+    uint8_t *rgb = malloc((size_t)(plane * 3));
+    if (!rgb) return lt_set_error("visualize: out of memory");
+    const uint8_t *src = lt_u8(pictures) + b * 3 * plane;
+    for (int64_t p = 0; p < plane; p++)
+        for (int c = 0; c < 3; c++) rgb[p * 3 + c] = src[c * plane + p];
+    const int rc = lt_image_save_png(path, rgb, (int)H, (int)W, 3);
+    free(rgb);
+    return rc;
 }
 
-static const char *first_view(const lt_config_views *v, const char *fallback)
+int lt_visualize_batch(lt_model *m, const lt_preprocess *pp, const lt_tensor *images, const lt_labels *labels,
+                       const char *dir, int index, lt_vis_paths *out)
 {
-    return v->n > 0 && v->names[0] ? v->names[0] : fallback;
-}
-
-int lt_vis_model_open(lt_vis_model *vm, const lt_config *cfg, const lt_registry *reg, const char *weights)
-{
-    *vm = (lt_vis_model){.cfg = cfg};
-    if (!(vm->ctx = lt_ctx_new())) return -1;
-    const uint64_t seed = cfg->trainer.has_seed ? (uint64_t)cfg->trainer.seed : 0;
-    lt_ctx_seed(vm->ctx, seed);
-    vm->prev = lt_ctx_use(vm->ctx);
-    const lt_cfg *trainer_map = lt_cfg_peek(cfg->resolved, "trainer");
-    if (lt_preprocess_from_cfg(trainer_map ? lt_cfg_peek(trainer_map, "preprocessing") : NULL, &vm->pp)) return -1;
-    if (!(vm->train = lt_vis_open_dataset(cfg, first_view(&cfg->loader.train_view, "train")))) return -1;
-    const lt_dataset_info info = {
-        .n_classes = vm->train->n_classes,
-        .n_keypoints = vm->train->n_keypoints,
-        .class_names = (const char *const *)vm->train->class_names,
-        .input_shape = {cfg->trainer.batch_size, lt_preprocess_channels(&vm->pp), vm->pp.height, vm->pp.width},
-    };
-    if (!(vm->model = lt_model_build(reg, cfg->model.nodes, cfg->model.n_nodes, &info, seed))) return -1;
-    const lt_weights_options wo = {.strict = cfg->trainer.strict_weights_loading, .log = stderr};
-    if (lt_model_load_node_weights(vm->model, &wo)) return -1;
-    const char *w = weights ? weights : cfg->model.weights;
-    return w ? lt_model_load_weights_file(vm->model, w, &wo) : 0;
-}
-
-void lt_vis_model_close(lt_vis_model *vm)
-{
-    if (!vm->ctx) return;
-    lt_model_free(vm->model);
-    lt_dataset_free(vm->train);
-    lt_ctx_use(vm->prev == vm->ctx ? NULL : vm->prev);
-    lt_ctx_free(vm->ctx);
-    *vm = (lt_vis_model){0};
+    lt_vis_batch b;
+    if (lt_vis_render_batch(m, pp, images, labels, &b)) return -1;
+    int rc = 0;
+    for (int s = 0; rc == 0 && s < b.n; s++) {
+        const char *node = lt_model_node_identifier(m, b.node[s]);
+        char path[PATH_SIZE];
+        snprintf(path, sizeof path, "%s/%s", dir, node);
+        if ((rc = lt_vis_mkdir_p(path))) break;
+        if (snprintf(path, sizeof path, "%s/%s/%s_%d.png", dir, node, lt_attached_identifier(b.viz[s]), index) >=
+            (int)sizeof path) {
+            rc = lt_set_error("%s: path too long", dir);
+            break;
+        }
+        rc = save_grid(b.pictures[s], path);
+        if (rc == 0) rc = lt_vis_paths_add(out, path);
+    }
+    lt_vis_batch_free(&b);
+    return rc;
 }

@@ -1,14 +1,12 @@
 /* Pictures of a model's predictions: the visualizers attached to its nodes
  * run on canvases made from the batch images, and the drawings are written
- * as PNG files (used by `ltrain infer` and `ltrain inspect`).
+ * as PNG files (used by the trainer, `ltrain infer` and `ltrain inspect`; a
+ * model to draw with comes from lt_trainer_new with no_run_dir).
  *
- *   lt_vis_model vm;
- *   if (lt_vis_model_open(&vm, cfg, registry, weights)) -> error
- *   ... lt_model_forward(vm.model, images, LT_MODE_EVAL) in vm.ctx ...
+ *   ... lt_model_forward(model, images, LT_MODE_EVAL) ...
  *   lt_vis_paths out = {0};
- *   lt_visualize_batch(vm.model, &vm.pp, images, NULL, "out/dir", 0, &out);
+ *   lt_visualize_batch(model, pp, images, NULL, "out/dir", 0, &out);
  *   lt_vis_paths_free(&out);
- *   lt_vis_model_close(&vm);
  *
  * Errors follow common.h: -1 with lt_last_error(); nothing prints but the
  * weight loader's notes on stderr (tensors unused or not in the file). */
@@ -23,6 +21,7 @@
 #include "config/config.h"
 #include "data/data.h"
 #include "model.h"
+#include "modules.h"
 #include "registry.h"
 
 /* Paths of the files written (malloc'd strings). */
@@ -32,6 +31,8 @@ typedef struct lt_vis_paths {
 } lt_vis_paths;
 
 void lt_vis_paths_free(lt_vis_paths *p);
+/* Appends a copy of path. 0 or -1 (out of memory). */
+int lt_vis_paths_add(lt_vis_paths *p, const char *path);
 
 /* Canvases are enlarged (nearest neighbour, an integer factor) until their
  * shorter side reaches this many pixels, so text stays legible on small
@@ -43,6 +44,26 @@ void lt_vis_paths_free(lt_vis_paths *p);
  * space undone), s the enlargement factor above. NULL with an error. */
 lt_tensor *lt_vis_canvases(const lt_preprocess *pp, const lt_tensor *images);
 
+/* Every visualizer's pictures of one batch: slot s holds the pictures of
+ * visualizer viz[s] of node node[s], uint8 [B,3,H,W] (each image's target
+ * and prediction side by side when the visualizer returns a pair). */
+typedef struct lt_vis_batch {
+    int n;
+    int *node;
+    lt_attached **viz;
+    lt_tensor **pictures;
+} lt_vis_batch;
+
+/* Runs every visualizer of every node of `m` (after a forward on `images`)
+ * into *out (freed with lt_vis_batch_free, also on error). labels may be
+ * NULL (no target: predictions only). 0 or -1. */
+int lt_vis_render_batch(lt_model *m, const lt_preprocess *pp, const lt_tensor *images, const lt_labels *labels,
+                        lt_vis_batch *out);
+void lt_vis_batch_free(lt_vis_batch *b);
+
+/* Writes picture b of uint8 [B,3,H,W] as a PNG. 0 or -1. */
+int lt_vis_save_picture(const lt_tensor *pictures, int64_t b, const char *path);
+
 /* Runs every visualizer of every node of `m` (after a forward on `images`)
  * and writes one PNG per visualizer: the batch as a grid, each image's
  * target and prediction side by side when the visualizer returns a pair.
@@ -51,24 +72,6 @@ lt_tensor *lt_vis_canvases(const lt_preprocess *pp, const lt_tensor *images);
  * draw predictions only). 0 or -1. */
 int lt_visualize_batch(lt_model *m, const lt_preprocess *pp, const lt_tensor *images, const lt_labels *labels,
                        const char *dir, int index, lt_vis_paths *out);
-
-/* A model ready for evaluation, as the trainer builds it: the config's
- * preprocessing, its train dataset (class names and count), the model and
- * its weights (`weights`, else model.weights, else the initial ones). */
-typedef struct lt_vis_model {
-    lt_ctx *ctx; /* current while the model is open (the previous one is restored on close) */
-    lt_ctx *prev;
-    lt_preprocess pp;
-    lt_dataset *train;
-    lt_model *model;
-    const lt_config *cfg;
-} lt_vis_model;
-
-int lt_vis_model_open(lt_vis_model *vm, const lt_config *cfg, const lt_registry *reg, const char *weights);
-void lt_vis_model_close(lt_vis_model *vm);
-
-/* Opens split `view` of the config's dataset (generated or clsdir). */
-lt_dataset *lt_vis_open_dataset(const lt_config *cfg, const char *view);
 
 /* mkdir -p; 0 or -1 with an error naming the path. */
 int lt_vis_mkdir_p(const char *path);

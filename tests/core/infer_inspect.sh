@@ -21,6 +21,17 @@ small="trainer.epochs 1 trainer.batch_size 8 loader.params.n_train 64 loader.par
 # shellcheck disable=SC2086  # $small is a list of KEY VALUE words
 "$ltrain" train --config "$cfg" $small >train.txt 2>&1 || fail "train failed: $(cat train.txt)"
 weights=$(ls "$tmp"/runs/*/last.safetensors) || fail "no last.safetensors: $(cat train.txt)"
+run=$(dirname "$weights")
+# The run's logs: every printed line, stamped as luxonis-ml's file sink; scalars as name,value,step.
+grep -q "^[0-9-]* [0-9:]* \[INFO\] config: $cfg$" "$run/luxonis_train.log" || fail "no config line: $(cat "$run/luxonis_train.log")"
+grep -q "^[0-9-]* [0-9:]* \[INFO\] epoch 1/1  train/loss " "$run/luxonis_train.log" || fail "no epoch line in the log"
+head -1 "$run/metrics.csv" | grep -qx "name,value,step" || fail "metrics.csv header: $(head -1 "$run/metrics.csv")"
+grep -q "^val/loss,[0-9.e+-]*,0$" "$run/metrics.csv" || fail "no val/loss at step 0: $(cat "$run/metrics.csv")"
+# n_log_images (4) pictures per head and evaluation, named by their counter.
+for view_epoch in val/0 test/1; do
+    n=$(find "$run/visualizations/${view_epoch%/*}" -path "*/${view_epoch#*/}/*.png" | wc -l)
+    [ "$n" = 4 ] || fail "$n pictures for $view_epoch, expected trainer.n_log_images = 4"
+done
 
 # inspect: config, graph with shapes and parameter counts, a PNG of samples.
 # shellcheck disable=SC2086

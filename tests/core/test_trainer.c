@@ -2,12 +2,10 @@
  * the loss falls, the run directory holds the reference's files, test
  * results carry the reference's log names, a checkpoint reloads to the same
  * metrics, runs are deterministic, and bad configs fail with their message. */
+#include "core_fixture.h"
 #include "fixture.h"
 
 #include "config/config.h"
-#include "loader.h"
-#include "registry.h"
-#include "tasks.h"
 #include "trainer.h"
 
 #include <ltrain/safetensors.h>
@@ -16,41 +14,11 @@
 #include <dirent.h>
 #include <signal.h>
 #include <math.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-
-#ifndef LT_BUILD_PLUGINS_DIR
-#error "LT_BUILD_PLUGINS_DIR must be defined by the build"
-#endif
-
-static lt_registry *reg;
-static lt_loader *loader;
-static char out_dir[256];
-
-static void setup(void)
-{
-    reg = lt_registry_new();
-    loader = lt_loader_new();
-    ck_assert(reg && loader);
-    ck_assert_int_eq(lt_register_builtin_tasks(reg), 0);
-    static const char *const paths[] = {LT_BUILD_PLUGINS_DIR};
-    const lt_loader_options o = {.flag_paths = paths, .n_flag_paths = 1, .skip_env = true, .skip_user = true,
-                                 .skip_installed = true};
-    ck_assert_int_eq(lt_loader_load_all(loader, reg, &o, NULL), 0);
-    snprintf(out_dir, sizeof out_dir, "/tmp/ltrain_test_trainer_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(out_dir));
-}
-
-static void teardown(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", out_dir);
-    ck_assert_int_eq(system(cmd), 0);
-    lt_registry_free(reg);
-    lt_loader_free(loader);
-}
 
 /* A 2-epoch run of ResNet-18 on 16x16 images of 3 shapes. */
 static const char tiny_yaml[] = "model:\n"
@@ -83,7 +51,7 @@ static const char tiny_yaml[] = "model:\n"
 
 static lt_config *tiny_config(const char *const *extra, int n_extra)
 {
-    const char *overrides[16] = {"tracker.save_directory", out_dir};
+    const char *overrides[16] = {"tracker.save_directory", fx_env.dir};
     int n = 2;
     for (int i = 0; i < n_extra; i++) overrides[n++] = extra[i];
     lt_config *c = lt_config_parse(tiny_yaml, "tiny.yaml", overrides, n);
@@ -114,10 +82,82 @@ static void only_file(const char *dir, char *out, size_t size)
     ck_assert_msg(n == 1, "%s holds %d files, expected 1 (save_top_k 1)", dir, n);
 }
 
+/* A whole file as a string (malloc'd). */
+static char *slurp(const char *dir, const char *name)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "rb");
+    ck_assert_msg(f != NULL, "%s missing", path);
+    char *text = calloc(1, 1 << 20);
+    ck_assert_ptr_nonnull(text);
+    fread(text, 1, (1 << 20) - 1, f);
+    fclose(f);
+    return text;
+}
+
+/* The value metrics.csv holds for (name, step), or NAN. */
+static double csv_value(const char *csv, const char *name, int step)
+{
+    char row[512];
+    for (const char *line = csv; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != '\0')) {
+        const size_t n = strcspn(line, "\n");
+        snprintf(row, sizeof row, "%.*s", (int)(n < sizeof row - 1 ? n : sizeof row - 1), line);
+        char *last = strrchr(row, ','), *value;
+        if (!last) continue;
+        *last = '\0';
+        if (!(value = strrchr(row, ','))) continue;
+        *value++ = '\0';
+        if (!strcmp(row, name) && atoi(last + 1) == step) return strtod(value, NULL);
+    }
+    return NAN;
+}
+
+/* luxonis_train.log: every line stamped "YYYY-MM-DD HH:MM:SS [LEVEL] " as
+ * luxonis-ml's file sink; metrics.csv: name,value,step rows, step = epoch.
+ * Read while the trainer still has them open: written as they happen. */
+static void check_run_logs(lt_trainer *t)
+{
+    const char *run = lt_trainer_run_dir(t);
+    char *log = slurp(run, "luxonis_train.log");
+    regex_t stamp;
+    const char *pattern = "^[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}:[0-9]{2} \\[(INFO|WARNING|ERROR)\\] [^ ]";
+    ck_assert_int_eq(regcomp(&stamp, pattern, REG_EXTENDED | REG_NOSUB), 0);
+    int lines = 0;
+    for (char *line = strtok(log, "\n"); line; line = strtok(NULL, "\n"), lines++)
+        ck_assert_msg(regexec(&stamp, line, 0, NULL, 0) == 0, "log line without the reference's stamp: '%s'", line);
+    regfree(&stamp);
+    free(log);
+    log = slurp(run, "luxonis_train.log");
+    char want[1200];
+    snprintf(want, sizeof want, "[INFO] run directory: %s\n", run);
+    ck_assert_msg(strstr(log, want), "no '%s' in:\n%s", want, log);
+    ck_assert_msg(strstr(log, "[INFO] epoch 1/2  train/loss ") && strstr(log, "[INFO] epoch 2/2  train/loss "),
+                  "no epoch lines in:\n%s", log);
+    ck_assert_msg(strstr(log, "[INFO] test/loss "), "no test results in:\n%s", log);
+    ck_assert_int_ge(lines, 4);
+    free(log);
+
+    char *csv = slurp(run, "metrics.csv");
+    ck_assert_msg(!strncmp(csv, "name,value,step\n", 16), "metrics.csv header: %.40s", csv);
+    int n = 0;
+    const double *losses = lt_trainer_train_losses(t, &n);
+    for (int e = 0; e < n; e++) {
+        ck_assert_double_eq_tol(csv_value(csv, "train/loss", e), losses[e], 1e-7 * fabs(losses[e]));
+        ck_assert_msg(isfinite(csv_value(csv, "val/loss", e)), "no val/loss at step %d (validation_interval 1)", e);
+        /* lr 0.003 under the default ConstantLR (factor 1/3 for 5 epochs) */
+        ck_assert_double_eq_tol(csv_value(csv, "lr-Adam", e), 0.003 / 3, 1e-12);
+    }
+    const lt_eval_result *r = lt_trainer_test_result(t);
+    for (int i = 0; i < r->n; i++)
+        ck_assert_double_eq_tol(csv_value(csv, r->names[i], n), r->values[i], 1e-7 * (1 + fabs(r->values[i])));
+    free(csv);
+}
+
 START_TEST(test_fit_run_dir_and_reload)
 {
     lt_config *c = tiny_config(NULL, 0);
-    lt_trainer *t = lt_trainer_new(c, &(lt_trainer_options){.registry = reg});
+    lt_trainer *t = lt_trainer_new(c, &(lt_trainer_options){.registry = fx_env.reg});
     ck_assert_msg(t != NULL, "trainer: %s", lt_last_error());
     ck_assert_msg(lt_trainer_fit(t) == 0, "fit: %s", lt_last_error());
 
@@ -128,8 +168,8 @@ START_TEST(test_fit_run_dir_and_reload)
                   losses[1]);
 
     const char *run = lt_trainer_run_dir(t);
-    ck_assert_ptr_nonnull(strstr(run, out_dir));
-    ck_assert_msg(strstr(run + strlen(out_dir), "/0-") != NULL, "run dir '%s' is not <save_dir>/0-<name>", run);
+    ck_assert_ptr_nonnull(strstr(run, fx_env.dir));
+    ck_assert_msg(strstr(run + strlen(fx_env.dir), "/0-") != NULL, "run dir '%s' is not <save_dir>/0-<name>", run);
     ck_assert(exists(run, "training_config.yaml"));
     ck_assert(exists(run, "last.safetensors"));
     char best[1024], min_loss[1024], dir[1024];
@@ -160,12 +200,14 @@ START_TEST(test_fit_run_dir_and_reload)
     ck_assert_ptr_nonnull(strstr(json, "\"test/loss\": "));
     ck_assert_ptr_nonnull(strstr(json, "\"test/metric/ClassificationHead/Accuracy\": "));
     free(json);
+    check_run_logs(t);
 
     /* last.safetensors holds the final weights: a fresh model evaluates to
      * the same bits. */
     char last[1024];
     snprintf(last, sizeof last, "%s/last.safetensors", run);
-    lt_trainer *e = lt_trainer_new(c, &(lt_trainer_options){.registry = reg, .weights = last, .no_run_dir = true});
+    lt_trainer *e =
+        lt_trainer_new(c, &(lt_trainer_options){.registry = fx_env.reg, .weights = last, .no_run_dir = true});
     ck_assert_msg(e != NULL, "reload: %s", lt_last_error());
     ck_assert_ptr_null(lt_trainer_run_dir(e));
     lt_eval_result again;
@@ -185,7 +227,7 @@ START_TEST(test_fit_run_dir_and_reload)
     /* Resuming from last.safetensors starts after epoch 2: one more epoch. */
     static const char *const more[] = {"trainer.epochs", "3", "trainer.resume_training", "true"};
     lt_config *c3 = tiny_config(more, 4);
-    lt_trainer *res = lt_trainer_new(c3, &(lt_trainer_options){.registry = reg, .weights = last});
+    lt_trainer *res = lt_trainer_new(c3, &(lt_trainer_options){.registry = fx_env.reg, .weights = last});
     ck_assert_msg(res != NULL, "resume: %s", lt_last_error());
     ck_assert_msg(lt_trainer_fit(res) == 0, "resumed fit: %s", lt_last_error());
     lt_trainer_train_losses(res, &n);
@@ -207,7 +249,7 @@ START_TEST(test_deterministic_with_accumulation_and_clipping)
     double first = 0.0;
     for (int run = 0; run < 2; run++) {
         lt_config *c = tiny_config(extra, 8);
-        lt_trainer *t = lt_trainer_new(c, &(lt_trainer_options){.registry = reg});
+        lt_trainer *t = lt_trainer_new(c, &(lt_trainer_options){.registry = fx_env.reg});
         ck_assert_msg(t != NULL, "trainer: %s", lt_last_error());
         ck_assert_msg(lt_trainer_fit(t) == 0, "fit: %s", lt_last_error());
         int n = 0;
@@ -246,7 +288,7 @@ static lt_config *small_config(const char *trainer_yaml, const char *model_param
              "  optimizer:\n    name: Adam\n    params: {lr: 0.003}\n%s",
              model_params ? model_params : "",
              trainer_yaml ? trainer_yaml : "  callbacks:\n    - name: TestOnTrainEnd\n");
-    const char *overrides[16] = {"tracker.save_directory", out_dir};
+    const char *overrides[16] = {"tracker.save_directory", fx_env.dir};
     int n = 2;
     for (int i = 0; i < n_extra; i++) overrides[n++] = extra[i];
     lt_config *c = lt_config_parse(yaml, "small.yaml", overrides, n);
@@ -257,7 +299,7 @@ static lt_config *small_config(const char *trainer_yaml, const char *model_param
 static lt_trainer *fit(const lt_config *c, const lt_trainer_options *o)
 {
     lt_trainer_options opts = *o;
-    opts.registry = reg;
+    opts.registry = fx_env.reg;
     lt_trainer *t = lt_trainer_new(c, &opts);
     ck_assert_msg(t != NULL, "trainer: %s", lt_last_error());
     ck_assert_msg(lt_trainer_fit(t) == 0, "fit: %s", lt_last_error());
@@ -298,7 +340,7 @@ START_TEST(test_early_stopping)
 
     /* An unknown monitor fails at the first validation, naming the results. */
     c = small_config("  callbacks:\n    - name: EarlyStopping\n      params: {monitor: val/acc}\n", NULL, NULL, 0);
-    t = lt_trainer_new(c, &(lt_trainer_options){.registry = reg});
+    t = lt_trainer_new(c, &(lt_trainer_options){.registry = fx_env.reg});
     ck_assert_ptr_nonnull(t);
     ck_assert_int_eq(lt_trainer_fit(t), -1);
     ck_assert_msg(strstr(lt_last_error(), "'val/acc'") && strstr(lt_last_error(), "val/loss"), "%s",
@@ -307,11 +349,11 @@ START_TEST(test_early_stopping)
     lt_config_free(c);
 
     c = small_config("  callbacks:\n    - name: EarlyStopping\n      params: {mode: maximum}\n", NULL, NULL, 0);
-    ck_assert_ptr_null(lt_trainer_new(c, &(lt_trainer_options){.registry = reg}));
+    ck_assert_ptr_null(lt_trainer_new(c, &(lt_trainer_options){.registry = fx_env.reg}));
     ck_assert_msg(strstr(lt_last_error(), "mode") && strstr(lt_last_error(), "maximum"), "%s", lt_last_error());
     lt_config_free(c);
     c = small_config("  callbacks:\n    - name: EarlyStopping\n      params: {patiense: 2}\n", NULL, NULL, 0);
-    ck_assert_ptr_null(lt_trainer_new(c, &(lt_trainer_options){.registry = reg}));
+    ck_assert_ptr_null(lt_trainer_new(c, &(lt_trainer_options){.registry = fx_env.reg}));
     ck_assert_msg(strstr(lt_last_error(), "patiense"), "%s", lt_last_error());
     lt_config_free(c);
 }
@@ -502,7 +544,8 @@ START_TEST(test_interrupt_and_resume)
     char *found = lt_trainer_find_resume(c);
     ck_assert_ptr_nonnull(found);
     ck_assert_str_eq(found, p_done);
-    ck_assert_ptr_null(lt_trainer_new(c, &(lt_trainer_options){.registry = reg, .weights = found, .resume = true}));
+    ck_assert_ptr_null(
+        lt_trainer_new(c, &(lt_trainer_options){.registry = fx_env.reg, .weights = found, .resume = true}));
     ck_assert_msg(strstr(lt_last_error(), "nothing to resume"), "%s", lt_last_error());
     free(found);
 
@@ -522,7 +565,7 @@ END_TEST
 START_TEST(test_sigint_stops_cleanly)
 {
     lt_config *c = small_config(NULL, NULL, NULL, 0);
-    lt_trainer *t = lt_trainer_new(c, &(lt_trainer_options){.registry = reg});
+    lt_trainer *t = lt_trainer_new(c, &(lt_trainer_options){.registry = fx_env.reg});
     ck_assert_ptr_nonnull(t);
     lt_trainer_handle_signals();
     ck_assert_int_eq(raise(SIGINT), 0);
@@ -542,11 +585,11 @@ END_TEST
 
 static void expect_failure(const char *const *extra, int n, const char *needle)
 {
-    const char *overrides[16] = {"tracker.save_directory", out_dir};
+    const char *overrides[16] = {"tracker.save_directory", fx_env.dir};
     for (int i = 0; i < n; i++) overrides[2 + i] = extra[i];
     lt_config *c = lt_config_parse(tiny_yaml, "tiny.yaml", overrides, n + 2);
     if (c) {
-        lt_trainer *t = lt_trainer_new(c, &(lt_trainer_options){.registry = reg});
+        lt_trainer *t = lt_trainer_new(c, &(lt_trainer_options){.registry = fx_env.reg});
         ck_assert_msg(t == NULL, "'%s %s' was accepted", extra[0], extra[1]);
         lt_config_free(c);
     }
@@ -561,7 +604,8 @@ START_TEST(test_bad_configs)
     expect_failure((const char *const[]){"loader.params.n_clases", "3"}, 2, "n_classes");
     expect_failure((const char *const[]){"trainer.optimizer.params.beta1", "0.9"}, 2, "beta1");
     lt_config *c = tiny_config(NULL, 0);
-    lt_trainer *t = lt_trainer_new(c, &(lt_trainer_options){.registry = reg, .weights = "/nonexistent.safetensors"});
+    lt_trainer *t =
+        lt_trainer_new(c, &(lt_trainer_options){.registry = fx_env.reg, .weights = "/nonexistent.safetensors"});
     ck_assert_ptr_null(t);
     ck_assert_ptr_nonnull(strstr(lt_last_error(), "/nonexistent.safetensors"));
     lt_config_free(c);
@@ -572,7 +616,7 @@ int main(void)
 {
     Suite *s = suite_create("core_trainer");
     TCase *tc = tcase_create("trainer");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fx_core_setup, fx_core_teardown);
     tcase_set_timeout(tc, 600);
     tcase_add_test(tc, test_fit_run_dir_and_reload);
     tcase_add_test(tc, test_deterministic_with_accumulation_and_clipping);

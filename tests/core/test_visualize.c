@@ -1,12 +1,13 @@
 /* Pictures of predictions (core/visualize.h): canvases undo the
  * preprocessing exactly, visualizers run on every node, pairs are laid side
- * by side and batches tiled into one PNG per visualizer. */
+ * by side and batches tiled into one PNG per visualizer; the trainer's
+ * n_log_images pictures are chosen as the reference's smart logging. */
+#include "core_fixture.h"
 #include "fixture.h"
 
 #include "config/config.h"
-#include "loader.h"
-#include "registry.h"
-#include "tasks.h"
+#include "trainer.h"
+#include "vis_log.h"
 #include "visualize.h"
 
 #include <ltrain/autograd.h>
@@ -15,37 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#ifndef LT_BUILD_PLUGINS_DIR
-#error "LT_BUILD_PLUGINS_DIR must be defined by the build"
-#endif
-
-static lt_registry *reg;
-static lt_loader *loader;
-static char out_dir[256];
-
-static void setup(void)
-{
-    reg = lt_registry_new();
-    loader = lt_loader_new();
-    ck_assert(reg && loader);
-    ck_assert_int_eq(lt_register_builtin_tasks(reg), 0);
-    static const char *const paths[] = {LT_BUILD_PLUGINS_DIR};
-    const lt_loader_options o = {.flag_paths = paths, .n_flag_paths = 1, .skip_env = true, .skip_user = true,
-                                 .skip_installed = true};
-    ck_assert_int_eq(lt_loader_load_all(loader, reg, &o, NULL), 0);
-    snprintf(out_dir, sizeof out_dir, "/tmp/ltrain_test_visualize_XXXXXX");
-    ck_assert_ptr_nonnull(mkdtemp(out_dir));
-}
-
-static void teardown(void)
-{
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", out_dir);
-    ck_assert_int_eq(system(cmd), 0);
-    lt_registry_free(reg);
-    lt_loader_free(loader);
-}
 
 static const char tiny_yaml[] = "model:\n"
                                 "  name: tiny\n"
@@ -126,11 +96,14 @@ START_TEST(test_pairs_and_predictions)
 {
     lt_config *cfg = lt_config_parse(tiny_yaml, "tiny.yaml", NULL, 0);
     ck_assert_msg(cfg != NULL, "%s", lt_last_error());
-    lt_vis_model vm;
-    ck_assert_msg(lt_vis_model_open(&vm, cfg, reg, NULL) == 0, "%s", lt_last_error());
+    lt_trainer *t = lt_trainer_new(cfg, &(lt_trainer_options){.registry = fx_env.reg, .no_run_dir = true});
+    ck_assert_msg(t != NULL, "%s", lt_last_error());
+    lt_ctx *prev = lt_ctx_use(lt_trainer_ctx(t));
+    lt_model *m = lt_trainer_model(t);
+    const lt_preprocess *pp = lt_trainer_preprocess(t);
     const bool grad = lt_set_grad_enabled(false);
-    lt_tensor *images = known_images(&vm.pp);
-    ck_assert_msg(lt_model_forward(vm.model, images, LT_MODE_EVAL) == 0, "%s", lt_last_error());
+    lt_tensor *images = known_images(pp);
+    ck_assert_msg(lt_model_forward(m, images, LT_MODE_EVAL) == 0, "%s", lt_last_error());
 
     /* With labels: target and prediction side by side, two pairs in a row:
      * pair width 2 * 256 + 4, grid 2 * (516 + 4) + 4 by 256 + 2 * 4. */
@@ -140,16 +113,16 @@ START_TEST(test_pairs_and_predictions)
     lt_f32(one_hot)[1 * 3 + 2] = 1.0f;
     ck_assert_int_eq(lt_labels_set(labels, "classification", lt_value_tensor(one_hot)), 0);
     lt_vis_paths out = {0};
-    ck_assert_msg(lt_visualize_batch(vm.model, &vm.pp, images, labels, out_dir, 7, &out) == 0, "%s",
+    ck_assert_msg(lt_visualize_batch(m, pp, images, labels, fx_env.dir, 7, &out) == 0, "%s",
                   lt_last_error());
     ck_assert_int_eq(out.n, 1);
     char want[512];
-    snprintf(want, sizeof want, "%s/ClassificationHead/ClassificationVisualizer_7.png", out_dir);
+    snprintf(want, sizeof want, "%s/ClassificationHead/ClassificationVisualizer_7.png", fx_env.dir);
     ck_assert_str_eq(out.paths[0], want);
     check_png(want, 1044, 264);
 
     /* Without labels: predictions only, 2 * (256 + 4) + 4 wide. */
-    ck_assert_msg(lt_visualize_batch(vm.model, &vm.pp, images, NULL, out_dir, 8, &out) == 0, "%s",
+    ck_assert_msg(lt_visualize_batch(m, pp, images, NULL, fx_env.dir, 8, &out) == 0, "%s",
                   lt_last_error());
     ck_assert_int_eq(out.n, 2);
     check_png(out.paths[1], 524, 264);
@@ -157,13 +130,106 @@ START_TEST(test_pairs_and_predictions)
     ck_assert_int_eq(out.n, 0);
 
     /* An unwritable directory is an error naming it. */
-    ck_assert_int_eq(lt_visualize_batch(vm.model, &vm.pp, images, NULL, "/proc/no/such", 0, &out), -1);
+    ck_assert_int_eq(lt_visualize_batch(m, pp, images, NULL, "/proc/no/such", 0, &out), -1);
     ck_assert_msg(strstr(lt_last_error(), "/proc/no") != NULL, "%s", lt_last_error());
     lt_vis_paths_free(&out);
 
     lt_set_grad_enabled(grad);
     lt_tensor_free(images);
-    lt_vis_model_close(&vm);
+    lt_ctx_use(prev);
+    lt_trainer_free(t);
+    lt_config_free(cfg);
+}
+END_TEST
+
+/* The first node with a visualizer, and its first visualizer. */
+static int visualized_node(lt_model *m, lt_attached **viz)
+{
+    for (int i = 0; i < lt_model_n_nodes(m); i++)
+        if (lt_model_n_attached(m, i, LT_DESC_VISUALIZER) > 0) {
+            *viz = lt_model_attached(m, i, LT_DESC_VISUALIZER, 0);
+            return i;
+        }
+    ck_abort_msg("no node has a visualizer");
+    return -1;
+}
+
+/* Which sample picture <dir>/<node>/<viz>/<epoch>/<k>.png shows (its pixels
+ * are 10 * the sample's index), or -1 when it does not exist. */
+static int picture_sample(const char *dir, const char *node, const char *viz, int epoch, int k)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s/%s/%d/%d.png", dir, node, viz, epoch, k);
+    lt_image im;
+    if (lt_image_load(path, &im)) return -1;
+    const int v = im.px[0];
+    lt_image_free(&im);
+    return v / 10;
+}
+
+/* n_log_images as the reference's smart logging: balanced classes in batch
+ * order, a counter per node naming <node>/<viz>/<epoch>/<k>.png, and a
+ * top-up from the samples passed over when the balanced picks fall short. */
+START_TEST(test_balanced_pictures)
+{
+    lt_config *cfg = lt_config_parse(tiny_yaml, "tiny.yaml", NULL, 0);
+    ck_assert_msg(cfg != NULL, "%s", lt_last_error());
+    lt_trainer *t = lt_trainer_new(cfg, &(lt_trainer_options){.registry = fx_env.reg, .no_run_dir = true});
+    ck_assert_msg(t != NULL, "%s", lt_last_error());
+    lt_model *m = lt_trainer_model(t);
+    lt_attached *viz = NULL;
+    int node = visualized_node(m, &viz);
+    const char *node_name = lt_model_node_identifier(m, node), *viz_name = lt_attached_identifier(viz);
+
+    lt_tensor *pictures = lt_tensor_new(LT_U8, 4, (const int64_t[]){6, 3, 2, 2});
+    ck_assert_ptr_nonnull(pictures);
+    for (int64_t i = 0; i < pictures->numel; i++) lt_u8(pictures)[i] = (uint8_t)(10 * (i / 12));
+    lt_tensor *slots[] = {pictures};
+    const lt_vis_batch b = {.n = 1, .node = &node, .viz = &viz, .pictures = slots};
+    char dir[512];
+    lt_vis_paths written = {0};
+    int short_of = 0;
+
+    /* Classes 0 0 1 2 0 1: samples 0, 2, 3, 4 keep the classes balanced. */
+    lt_vis_log l;
+    ck_assert_int_eq(lt_vis_log_init(&l, 4, 3), 0);
+    snprintf(dir, sizeof dir, "%s/balanced", fx_env.dir);
+    ck_assert_int_eq(lt_vis_log_begin(&l, dir, 5), 0);
+    ck_assert(lt_vis_log_wants(&l));
+    ck_assert_msg(lt_vis_log_batch(&l, m, &b, (const int32_t[]){0, 0, 1, 2, 0, 1}, &written) == 0, "%s",
+                  lt_last_error());
+    ck_assert_int_eq(written.n, 4);
+    ck_assert(!lt_vis_log_wants(&l));
+    ck_assert_int_eq(lt_vis_log_end(&l, m, &written, &short_of), 0);
+    ck_assert_int_eq(short_of, -1);
+    const int want_balanced[] = {0, 2, 3, 4};
+    for (int k = 0; k < 4; k++) ck_assert_int_eq(picture_sample(dir, node_name, viz_name, 5, k), want_balanced[k]);
+    ck_assert_int_eq(picture_sample(dir, node_name, viz_name, 5, 4), -1);
+    lt_vis_log_free(&l);
+
+    /* Only class 0, twice: one balanced pick, then the passed-over samples
+     * (1, 2 of the first batch; 0, 1 of the second, up to 4 held) top up. */
+    ck_assert_int_eq(lt_vis_log_init(&l, 4, 3), 0);
+    snprintf(dir, sizeof dir, "%s/topped", fx_env.dir);
+    ck_assert_int_eq(lt_vis_log_begin(&l, dir, 0), 0);
+    const lt_vis_batch three = {.n = 1, .node = &node, .viz = &viz, .pictures = slots};
+    pictures->shape[0] = 3;
+    pictures->numel = 3 * 12;
+    ck_assert_int_eq(lt_vis_log_batch(&l, m, &three, (const int32_t[]){0, 0, 0}, &written), 0);
+    ck_assert(lt_vis_log_wants(&l));
+    ck_assert_int_eq(lt_vis_log_batch(&l, m, &three, (const int32_t[]){0, 0, 0}, &written), 0);
+    ck_assert_int_eq(lt_vis_log_end(&l, m, &written, &short_of), 0);
+    ck_assert_int_eq(short_of, 1);
+    const int want_topped[] = {0, 1, 2, 0};
+    for (int k = 0; k < 4; k++) ck_assert_int_eq(picture_sample(dir, node_name, viz_name, 0, k), want_topped[k]);
+    ck_assert(l.needs_buffering);
+    lt_vis_log_free(&l);
+    pictures->shape[0] = 6;
+    pictures->numel = 6 * 12;
+
+    lt_vis_paths_free(&written);
+    lt_tensor_free(pictures);
+    lt_trainer_free(t);
     lt_config_free(cfg);
 }
 END_TEST
@@ -172,10 +238,11 @@ int main(void)
 {
     Suite *s = suite_create("core_visualize");
     TCase *tc = tcase_create("visualize");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fx_core_setup, fx_core_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_canvases_undo_preprocessing);
     tcase_add_test(tc, test_pairs_and_predictions);
+    tcase_add_test(tc, test_balanced_pictures);
     suite_add_tcase(s, tc);
     SRunner *sr = srunner_create(s);
     srunner_run_all(sr, CK_NORMAL);

@@ -5,6 +5,7 @@
  * trajectory; then config errors, state listing / loading errors, and the
  * packed-store path. */
 #include "fixture.h"
+#include "trajectory.h"
 
 #include <ltrain/sched.h>
 
@@ -18,14 +19,6 @@ static lt_cfg *parse_cfg(const char *text)
     lt_cfg *c = lt_cfg_parse_yaml(text, strlen(text), "params");
     ck_assert_msg(c != NULL, "%s", lt_last_error());
     return c;
-}
-
-static lt_tensor *add_param(lt_params *p, const char *name, const lt_tensor *init)
-{
-    lt_tensor *t = lt_params_add(p, "layer", name, LT_F32, init->ndim, init->shape, true);
-    ck_assert_msg(t != NULL, "%s", lt_last_error());
-    memcpy(t->data, init->data, sizeof(float) * (size_t)t->numel);
-    return t;
 }
 
 static bool recorded(int64_t s) { return s < 3 || (s + 1) % 5 == 0; }
@@ -82,49 +75,37 @@ static void run_checkpoint(fx_case *c, lt_params *p, run *r)
     lt_named_tensors_free(st);
 }
 
+/* fx_run_trajectory's callbacks on a run (its configs parsed). */
+static bool traj_open(fx_case *c, lt_params *p, void *user)
+{
+    return run_open(c, p, user);
+}
+
+static void traj_before_step(fx_case *c, lt_params *p, int64_t s, void *user)
+{
+    if (s == fx_param_i(c, "steps", 1) / 2) run_checkpoint(c, p, user);
+}
+
+static void traj_step(void *user)
+{
+    run *r = user;
+    ck_assert_msg(lt_optimizer_step(r->opt) == 0, "%s", lt_last_error());
+    if (r->sched) ck_assert_msg(lt_scheduler_step(r->sched) == 0, "%s", lt_last_error());
+}
+
+static void traj_close(void *user) { run_close(user); }
+
 static lt_tensor *run_optimizer(fx_case *c)
 {
-    lt_tensor *w0 = fx_in(c, "w0"), *b0 = fx_in(c, "b0"), *gw = fx_in(c, "gw"), *gb = fx_in(c, "gb");
-    lt_params *p = lt_params_new();
-    lt_tensor *w = add_param(p, "weight", w0), *b = add_param(p, "bias", b0);
-    if (fx_param_b(c, "packed", false)) ck_assert_int_eq(lt_params_pack(p), 0);
-    const bool frozen_b = fx_param_b(c, "frozen_b", false);
-    const int64_t unfreeze_at = fx_param_i(c, "unfreeze_b_at", -1);
-    if (frozen_b || unfreeze_at > 0) lt_params_set_trainable(p, "layer.bias", false);
     run r = {.cfg = parse_cfg(fx_param_s(c, "cfg", "{}"))};
     const char *sched_cfg = fx_param_s(c, "sched_cfg", NULL);
     if (sched_cfg) r.sched_cfg = parse_cfg(sched_cfg);
-    if (!run_open(c, p, &r)) {
-        lt_cfg_free(r.cfg);
-        lt_cfg_free(r.sched_cfg);
-        lt_params_free(p);
-        return NULL;
-    }
-    const int64_t steps = fx_param_i(c, "steps", 1);
-    int64_t n_rec = 0;
-    for (int64_t s = 0; s < steps; s++) n_rec += recorded(s);
-    const int64_t tw_shape[3] = {n_rec, w->shape[0], w->shape[1]}, tb_shape[2] = {n_rec, b->numel};
-    lt_tensor *traj_w = lt_empty(LT_F32, 3, tw_shape), *traj_b = lt_empty(LT_F32, 2, tb_shape);
-    for (int64_t s = 0, k = 0; s < steps; s++) {
-        if (s == unfreeze_at) lt_params_set_trainable(p, "layer.bias", true);
-        if (s == steps / 2) run_checkpoint(c, p, &r);
-        /* Frozen parameters get gradients too: the optimizer must skip them. */
-        memcpy(w->grad, lt_f32(gw) + s * w->numel, sizeof(float) * (size_t)w->numel);
-        memcpy(b->grad, lt_f32(gb) + s * b->numel, sizeof(float) * (size_t)b->numel);
-        ck_assert_msg(lt_optimizer_step(r.opt) == 0, "%s", lt_last_error());
-        if (r.sched) ck_assert_msg(lt_scheduler_step(r.sched) == 0, "%s", lt_last_error());
-        if (!recorded(s)) continue;
-        memcpy(lt_f32(traj_w) + k * w->numel, w->data, sizeof(float) * (size_t)w->numel);
-        memcpy(lt_f32(traj_b) + k * b->numel, b->data, sizeof(float) * (size_t)b->numel);
-        k++;
-    }
-    run_close(&r);
+    const fx_trajectory t = {.open = traj_open, .before_step = traj_before_step, .step = traj_step,
+                             .close = traj_close, .record = recorded, .user = &r};
+    lt_tensor *out = fx_run_trajectory(c, &t);
     lt_cfg_free(r.cfg);
     lt_cfg_free(r.sched_cfg);
-    lt_params_free(p);
-    fx_out(c, "traj_w", traj_w);
-    fx_out(c, "traj_b", traj_b);
-    return traj_w;
+    return out;
 }
 
 static const fx_op adam_ops[] = {{"optimizer", run_optimizer}};
@@ -137,32 +118,6 @@ START_TEST(test_fixtures)
 END_TEST
 
 /* ---------------- store / optimizer interplay ---------------- */
-
-/* Parameters of awkward sizes with a buffer between them. */
-static lt_params *make_store(void)
-{
-    lt_params *p = lt_params_new();
-    const int64_t s1[2] = {37, 1001}, s2[1] = {3}, s3[4] = {5, 3, 3, 3};
-    lt_rng rng;
-    lt_rng_seed(&rng, 9);
-    lt_tensor *a = lt_params_add(p, "a", "weight", LT_F32, 2, s1, true);
-    lt_params_add(p, "a", "running_mean", LT_F32, 1, s2, false);
-    lt_tensor *b = lt_params_add(p, "b", "bias", LT_F32, 1, s2, true);
-    lt_tensor *c = lt_params_add(p, "c", "weight", LT_F32, 4, s3, true);
-    lt_init_uniform(a, &rng, -1, 1);
-    lt_init_uniform(b, &rng, -1, 1);
-    lt_init_uniform(c, &rng, -1, 1);
-    return p;
-}
-
-static void set_grads(lt_params *p, int step)
-{
-    for (size_t i = 0; i < lt_params_count(p); i++) {
-        lt_tensor *t = lt_params_at(p, i);
-        if (!t->grad) continue;
-        for (int64_t j = 0; j < t->numel; j++) t->grad[j] = (float)((j * 7 + step * 13 + (int64_t)i) % 17) / 8 - 1;
-    }
-}
 
 static lt_optimizer *new_opt(const char *name, lt_params *p, const char *yaml)
 {
@@ -187,13 +142,13 @@ static const struct {
 START_TEST(test_packed_matches_unpacked)
 {
     for (int k = 0; k < 4; k++) {
-        lt_params *p1 = make_store(), *p2 = make_store();
+        lt_params *p1 = fx_awkward_store(), *p2 = fx_awkward_store();
         ck_assert_int_eq(lt_params_pack(p2), 0);
         lt_optimizer *o1 = new_opt(configs[k].name, p1, configs[k].cfg);
         lt_optimizer *o2 = new_opt(configs[k].name, p2, configs[k].cfg);
         for (int step = 0; step < 4; step++) {
-            set_grads(p1, step);
-            set_grads(p2, step);
+            fx_set_step_grads(p1, step);
+            fx_set_step_grads(p2, step);
             ck_assert_int_eq(lt_optimizer_step(o1), 0);
             ck_assert_int_eq(lt_optimizer_step(o2), 0);
         }
@@ -221,13 +176,13 @@ static int find(const lt_named_tensors *l, const char *name)
 
 START_TEST(test_state_names)
 {
-    lt_params *p = make_store();
+    lt_params *p = fx_awkward_store();
     lt_params_set_trainable(p, "b.", false);
     lt_optimizer *o = new_opt("Adam", p, "{amsgrad: true}");
     lt_named_tensors *st = lt_optimizer_state(o);
     ck_assert_uint_eq(st->n, 0); /* no state before the first step */
     lt_named_tensors_free(st);
-    set_grads(p, 0);
+    fx_set_step_grads(p, 0);
     ck_assert_int_eq(lt_optimizer_step(o), 0);
     ck_assert_int_eq(lt_optimizer_step(o), 0);
     st = lt_optimizer_state(o);
@@ -272,9 +227,9 @@ END_TEST
  * optimizer as it was. */
 START_TEST(test_load_state_errors)
 {
-    lt_params *p = make_store();
+    lt_params *p = fx_awkward_store();
     lt_optimizer *o = new_opt("Adam", p, "{}");
-    set_grads(p, 0);
+    fx_set_step_grads(p, 0);
     ck_assert_int_eq(lt_optimizer_step(o), 0);
     lt_named_tensors *st = lt_optimizer_state(o);
     ck_assert_uint_eq(st->n, 9);
@@ -314,11 +269,11 @@ START_TEST(test_load_state_errors)
     *(int64_t *)st->items[s].tensor->data = 1;
 
     /* Nothing changed: the next step equals the one of an untouched twin. */
-    lt_params *p2 = make_store();
+    lt_params *p2 = fx_awkward_store();
     lt_optimizer *o2 = new_opt("Adam", p2, "{}");
-    set_grads(p2, 0);
+    fx_set_step_grads(p2, 0);
     ck_assert_int_eq(lt_optimizer_step(o2), 0);
-    set_grads(p, 1), set_grads(p2, 1);
+    fx_set_step_grads(p, 1), fx_set_step_grads(p2, 1);
     ck_assert_int_eq(lt_optimizer_step(o), 0);
     ck_assert_int_eq(lt_optimizer_step(o2), 0);
     ck_assert(memcmp(lt_params_at(p, 0)->data, lt_params_at(p2, 0)->data, 4 * 37 * 1001) == 0);
@@ -343,7 +298,7 @@ END_TEST
 
 START_TEST(test_hyperparameters)
 {
-    lt_params *p = make_store();
+    lt_params *p = fx_awkward_store();
     lt_optimizer *o = new_opt("AdamW", p, "{betas: [0.8, 0.9]}");
     ck_assert_str_eq(lt_optimizer_name(o), "AdamW");
     ck_assert(lt_optimizer_get_lr(o) == 1e-3);
@@ -367,7 +322,7 @@ END_TEST
 
 START_TEST(test_config_errors)
 {
-    lt_params *p = make_store();
+    lt_params *p = fx_awkward_store();
     const char *yaml = "optimizer:\n  name: Adam\n  params:\n    lr: 0.1\n    betas: [0.9, fast]\n";
     lt_cfg *root = lt_cfg_parse_yaml(yaml, strlen(yaml), "cfg.yaml");
     lt_cfg *params = lt_cfg_get(lt_cfg_get(root, "optimizer"), "params");

@@ -13,7 +13,7 @@
 #include "model.h"
 #include "registry.h"
 #include "tasks.h"
-#include "visualize.h"
+#include "trainer.h"
 #include "weights.h"
 
 #include <check.h>
@@ -82,17 +82,20 @@ static lt_config *config(const char *backbone_weights, const char *head_weights,
     return config_with(backbone_weights, head_weights, 5, NULL, trainer_extra);
 }
 
-/* Opens the model with --weights `weights`: 0 or -1 (error kept). */
-static int open_model(lt_vis_model *vm, const lt_config *c, const char *weights)
+/* The model as `ltrain test` builds it (a trainer without a run
+ * directory), with --weights `weights` and its context made current:
+ * 0 or -1 (error kept, *t NULL). */
+static int open_model(lt_trainer **t, const lt_config *c, const char *weights)
 {
-    const int rc = lt_vis_model_open(vm, c, reg, weights);
-    if (rc) {
-        char msg[2048];
-        snprintf(msg, sizeof msg, "%s", lt_last_error());
-        lt_vis_model_close(vm);
-        lt_set_error("%s", msg);
-    }
-    return rc;
+    *t = lt_trainer_new(c, &(lt_trainer_options){.registry = reg, .weights = weights, .no_run_dir = true});
+    if (*t) lt_ctx_use(lt_trainer_ctx(*t));
+    return *t ? 0 : -1;
+}
+
+static void close_model(lt_trainer *t)
+{
+    lt_ctx_use(NULL);
+    lt_trainer_free(t);
 }
 
 /* Eval-mode logits on the fixture's input equal torchvision's (1e-4). */
@@ -128,21 +131,21 @@ static void check_logits(lt_model *m)
 START_TEST(test_node_weights_give_torchvision_logits)
 {
     lt_config *c = config(TORCHVISION, HEAD, NULL);
-    lt_vis_model vm;
+    lt_trainer *vm;
     ck_assert_msg(open_model(&vm, c, NULL) == 0, "open: %s", lt_last_error());
-    check_logits(vm.model);
+    check_logits(lt_trainer_model(vm));
 
     /* Loading again reports torchvision's fc.* as unused (not an error). */
     char *text = NULL;
     size_t size = 0;
     FILE *log = open_memstream(&text, &size);
-    ck_assert_int_eq(lt_model_load_node_weights(vm.model, &(lt_weights_options){.log = log}), 0);
+    ck_assert_int_eq(lt_model_load_node_weights(lt_trainer_model(vm), &(lt_weights_options){.log = log}), 0);
     fclose(log);
     ck_assert_msg(strstr(text, "node 'backbone': 2 tensors not used: 'fc.weight', 'fc.bias'") != NULL, "log: %s",
                   text);
     ck_assert_msg(!strstr(text, "not in the file"), "log: %s", text);
     free(text);
-    lt_vis_model_close(&vm);
+    close_model(vm);
     lt_config_free(c);
 }
 END_TEST
@@ -152,10 +155,10 @@ START_TEST(test_bare_state_dict_through_weights_option)
     /* --weights with torchvision's bare names: "conv1.weight" is the one
      * node name "backbone.conv1.weight"; the head keeps its own file. */
     lt_config *c = config(NULL, HEAD, NULL);
-    lt_vis_model vm;
+    lt_trainer *vm;
     ck_assert_msg(open_model(&vm, c, TORCHVISION) == 0, "open: %s", lt_last_error());
-    check_logits(vm.model);
-    lt_vis_model_close(&vm);
+    check_logits(lt_trainer_model(vm));
+    close_model(vm);
     lt_config_free(c);
 }
 END_TEST
@@ -163,7 +166,7 @@ END_TEST
 START_TEST(test_strict_weights_loading)
 {
     lt_config *c = config(TORCHVISION, HEAD, "  strict_weights_loading: true\n");
-    lt_vis_model vm;
+    lt_trainer *vm;
     ck_assert_int_eq(open_model(&vm, c, NULL), -1);
     const char *e = lt_last_error();
     ck_assert_msg(strstr(e, "resnet18_torchvision.safetensors' do not match node 'backbone'") &&
@@ -185,14 +188,14 @@ START_TEST(test_strict_weights_loading)
     /* Strict and exact: the head's file holds exactly the head. */
     c = config(NULL, HEAD, "  strict_weights_loading: true\n");
     ck_assert_msg(open_model(&vm, c, NULL) == 0, "open: %s", lt_last_error());
-    lt_vis_model_close(&vm);
+    close_model(vm);
     lt_config_free(c);
 }
 END_TEST
 
 static void expect_open_error(const lt_config *c, const char *weights, const char *want1, const char *want2)
 {
-    lt_vis_model vm;
+    lt_trainer *vm;
     ck_assert_int_eq(open_model(&vm, c, weights), -1);
     const char *e = lt_last_error();
     ck_assert_msg(strstr(e, want1) && (!want2 || strstr(e, want2)), "error: %s\n(expected '%s' and '%s')", e, want1,
@@ -219,9 +222,9 @@ START_TEST(test_none_and_errors_naming_tensors)
 {
     /* "none" loads nothing. */
     lt_config *c = config("none", "None", NULL);
-    lt_vis_model vm;
+    lt_trainer *vm;
     ck_assert_msg(open_model(&vm, c, NULL) == 0, "open: %s", lt_last_error());
-    lt_vis_model_close(&vm);
+    close_model(vm);
     lt_config_free(c);
 
     /* The head's file into the backbone: nothing matches. */
@@ -260,10 +263,10 @@ START_TEST(test_luxonis_train_names)
     ck_assert_msg(lt_safetensors_save(path, renamed, 2, NULL, 0) == 0, "save: %s", lt_last_error());
     lt_safetensors_free(head);
     lt_config *c = config(TORCHVISION, NULL, NULL);
-    lt_vis_model vm;
+    lt_trainer *vm;
     ck_assert_msg(open_model(&vm, c, path) == 0, "open: %s", lt_last_error());
-    check_logits(vm.model);
-    lt_vis_model_close(&vm);
+    check_logits(lt_trainer_model(vm));
+    close_model(vm);
     lt_config_free(c);
     unlink(path);
 }

@@ -197,34 +197,6 @@ END_TEST
 
 /* ---------------- logits against torchvision ---------------- */
 
-/* The formulas of tests/reference/resnet_reference.py. */
-static double wave(int p, int64_t j) { return sin(1.0 + 0.618 * (double)j + 1.3 * p); }
-
-static float formula_value(const lt_tensor *t, int p, int64_t j)
-{
-    const double w = wave(p, j);
-    const char *name = t->name;
-    const size_t len = strlen(name);
-#define ENDS_WITH(S) (len >= strlen(S) && !strcmp(name + len - strlen(S), S))
-    if (ENDS_WITH("running_var")) return (float)(1.0 + 0.25 * (w + 1.0));
-    if (ENDS_WITH("running_mean") || ENDS_WITH("bias")) return (float)(0.1 * w);
-#undef ENDS_WITH
-    if (t->ndim == 1) return (float)(1.0 + 0.1 * w);
-    const int64_t fan_in = t->numel / t->shape[0];
-    return (float)(w * 2.0 / sqrt((double)fan_in));
-}
-
-static void set_formula_weights(lt_params *params)
-{
-    int p = 0;
-    for (size_t i = 0; i < lt_params_count(params); i++) {
-        lt_tensor *t = lt_params_at(params, i);
-        if (t->dtype != LT_F32) continue; /* num_batches_tracked */
-        for (int64_t j = 0; j < t->numel; j++) lt_f32(t)[j] = formula_value(t, p, j);
-        p++;
-    }
-}
-
 START_TEST(test_logits_match_torchvision)
 {
     json_t *root = load_json("resnet_reference.json");
@@ -237,10 +209,9 @@ START_TEST(test_logits_match_torchvision)
     lt_ctx *ctx = ctx_begin();
     lt_model *m = build_classifier(&(model_spec){.variant = "18", .n_classes = n_classes,
                                                  .input_shape = {in_shape[0], in_shape[1], in_shape[2], in_shape[3]}});
-    set_formula_weights(lt_model_params(m));
+    fx_formula_weights(lt_model_params(m));
     lt_tensor *x = lt_empty(LT_F32, 4, in_shape);
-    for (int64_t i = 0; i < x->numel; i++)
-        lt_f32(x)[i] = (float)(sin(0.37 * (double)i) + 0.5 * cos(0.11 * (double)i));
+    fx_formula_input(x);
     ck_assert_msg(lt_model_forward(m, x, LT_MODE_EVAL) == 0, "forward: %s", lt_last_error());
     const lt_tensor *logits = head_logits(m);
     json_t *want = json_object_get(ref, "logits");

@@ -10,7 +10,7 @@ writes tests/fixtures/bench_models.json with, per model,
   - "state_dict": every entry (name, shape) in order at the benchmark's size
     (SmallCNN 1x28x28 and MLP 784-512-512 with 10 classes, UNet 3 classes);
   - "case": a small model (see CASES) whose weights are set by
-    resnet_reference.value() and input by resnet_reference.input_value(),
+    resnet_reference.set_formula_weights() and input by resnet_reference.formula_input(),
     run in training mode (batch statistics) with CrossEntropyLoss on the
     class formula of target_class() and backward: the logits and the loss
     in full; per parameter the gradient's sum, its absolute sum and
@@ -25,7 +25,7 @@ import os
 import torch
 import torch.nn as nn
 
-from resnet_reference import entries, input_value, value
+from resnet_reference import formula_input, set_formula_weights
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(os.path.dirname(HERE), "fixtures", "bench_models.json")
@@ -87,13 +87,8 @@ def samples(t):
 
 def case(build, shape, classes, params):
     model = build().train()
-    with torch.no_grad():
-        for p, (name, t) in enumerate(entries(model)):
-            flat = torch.tensor([value(name, p, j, list(t.shape)) for j in range(t.numel())], dtype=torch.float64)
-            t.copy_(flat.reshape(t.shape).to(t.dtype))
-    n = math.prod(shape)
-    x = torch.tensor([input_value(i) for i in range(n)], dtype=torch.float64).float().reshape(shape)
-    logits = model(x)
+    set_formula_weights(model)
+    logits = model(formula_input(shape))
     target_shape = (shape[0],) if logits.dim() == 2 else (shape[0], *logits.shape[2:])
     y = torch.tensor([target_class(i, classes) for i in range(math.prod(target_shape))]).reshape(target_shape)
     loss = nn.CrossEntropyLoss()(logits, y)

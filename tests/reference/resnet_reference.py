@@ -57,16 +57,25 @@ def entries(model):
     return [(k, v) for k, v in model.state_dict().items() if not k.endswith("num_batches_tracked")]
 
 
-def logits_case():
-    torch.manual_seed(0)
-    model = torchvision.models.resnet18(num_classes=N_CLASSES).eval()
+def set_formula_weights(model):
+    """Every state_dict entry but num_batches_tracked set by value()."""
     with torch.no_grad():
         for p, (name, t) in enumerate(entries(model)):
             flat = torch.tensor([value(name, p, j, list(t.shape)) for j in range(t.numel())], dtype=torch.float64)
             t.copy_(flat.reshape(t.shape).to(t.dtype))
-        n = math.prod(INPUT_SHAPE)
-        x = torch.tensor([input_value(i) for i in range(n)], dtype=torch.float64).float().reshape(INPUT_SHAPE)
-        out = model(x)
+
+
+def formula_input(shape):
+    n = math.prod(shape)
+    return torch.tensor([input_value(i) for i in range(n)], dtype=torch.float64).float().reshape(shape)
+
+
+def logits_case():
+    torch.manual_seed(0)
+    model = torchvision.models.resnet18(num_classes=N_CLASSES).eval()
+    set_formula_weights(model)
+    with torch.no_grad():
+        out = model(formula_input(INPUT_SHAPE))
     return {"n_classes": N_CLASSES, "input_shape": list(INPUT_SHAPE), "logits": out.reshape(-1).tolist()}
 
 

@@ -15,7 +15,10 @@ writes tests/fixtures/bench_models.json with, per model,
     class formula of target_class() and backward: the logits and the loss
     in full; per parameter the gradient's sum, its absolute sum and
     GRAD_SAMPLES evenly spaced elements, and the batch norms' running
-    statistics after the step (samples likewise).
+    statistics after the step (samples likewise);
+and "workload_fwd_flops": for each workload of configs/benchmarks/, the forward FLOPs of one image
+counted as torch_train_bench.py counts them (2*MACs of every Conv2d / ConvTranspose2d / Linear from
+the real shapes), which `ltrain benchmark --json` must report (tests/benchmark_flops.py).
 Not a cases_*.py module: gen_fixtures.py runs only those.
 """
 import json
@@ -24,6 +27,7 @@ import os
 
 import torch
 import torch.nn as nn
+import torchvision
 
 from resnet_reference import formula_input, set_formula_weights
 
@@ -73,6 +77,35 @@ MODELS = {
 }
 
 
+# workload of configs/benchmarks/: (model, input CHW), as torch_train_bench.py's WORKLOADS
+WORKLOADS = {
+    "resnet18-cls-64": (lambda: torchvision.models.resnet18(num_classes=10), (3, 64, 64)),
+    "resnet18-cls-224": (lambda: torchvision.models.resnet18(num_classes=10), (3, 224, 224)),
+    "small-cnn-mnist": (lambda: small_cnn(1, 28, 28, 10), (1, 28, 28)),
+    "unet-seg": (lambda: UNet(3, 3), (3, 128, 128)),
+    "mlp": (lambda: mlp(1, 28, 28, 10), (1, 28, 28)),
+}
+
+
+def fwd_flops(model, chw):
+    """2*MACs of conv / transposed conv / linear layers for one image, from the real shapes."""
+    total = [0]
+
+    def hook(m, inp, out):
+        if isinstance(m, nn.Conv2d):
+            total[0] += 2 * out.numel() * m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+        elif isinstance(m, nn.ConvTranspose2d):
+            total[0] += 2 * inp[0].numel() * m.out_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
+        elif isinstance(m, nn.Linear):
+            total[0] += 2 * out.numel() * m.in_features
+    hooks = [m.register_forward_hook(hook) for m in model.modules()]
+    with torch.no_grad():
+        model.eval()(torch.zeros(1, *chw))
+    for h in hooks:
+        h.remove()
+    return total[0]
+
+
 def target_class(i, classes):
     """Class of sample (or pixel) i, i in row-major order of [B] or [B,H,W]."""
     return (3 * i + i // 5 + 1) % classes
@@ -112,6 +145,7 @@ def main():
             "state_dict": [[k, list(v.shape)] for k, v in full().state_dict().items()],
             "case": case(small, shape, classes, params),
         }
+    data["workload_fwd_flops"] = {name: fwd_flops(build(), chw) for name, (build, chw) in WORKLOADS.items()}
     with open(OUT, "w") as f:
         json.dump(data, f, separators=(",", ":"))
         f.write("\n")

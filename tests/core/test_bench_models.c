@@ -3,7 +3,9 @@
  * builds them (tests/fixtures/bench_models.json, from
  * tests/reference/bench_models_reference.py):
  *
- *  - state_dict names and shapes, in order, at the benchmark's sizes;
+ *  - state_dict names and shapes, in order, at the benchmark's sizes, and
+ *    PyTorch's default initialisation (conv / linear weights and biases
+ *    U(-1/sqrt(fan_in), 1/sqrt(fan_in)), batch norm weight 1, bias 0);
  *  - one training step of a small model with formula weights and input:
  *    logits, CrossEntropyLoss, every parameter's gradient (sum, absolute
  *    sum, sampled elements) and the batch norms' running statistics;
@@ -86,6 +88,40 @@ static lt_model *build(const char *name, const char *params, int n_classes, cons
 
 /* ---------------- state_dict names and shapes ---------------- */
 
+/* The parameter named <name without its last part>.<leaf>, or NULL. */
+static const lt_tensor *sibling(lt_params *params, const char *name, const char *leaf)
+{
+    char other[300];
+    const char *dot = strrchr(name, '.');
+    snprintf(other, sizeof other, "%.*s.%s", (int)(dot - name), name, leaf);
+    return lt_params_find(params, other);
+}
+
+/* PyTorch's reset_parameters(): kaiming_uniform(a=sqrt(5)) weights and
+ * biases share the bound 1/sqrt(fan_in); batch norm starts at 1 and 0. */
+static void check_default_init(lt_params *params, const lt_tensor *t)
+{
+    const size_t len = strlen(t->name);
+    const bool is_bias = len > 5 && !strcmp(t->name + len - 5, ".bias");
+    const bool is_weight = len > 7 && !strcmp(t->name + len - 7, ".weight");
+    if (!is_bias && !is_weight) return; /* running statistics: checked by the training step */
+    const bool batch_norm = sibling(params, t->name, "running_mean") != NULL;
+    if (batch_norm) {
+        for (int64_t j = 0; j < t->numel; j++)
+            ck_assert_msg(lt_f32(t)[j] == (is_weight ? 1.0f : 0.0f), "%s[%lld] = %g", t->name, (long long)j,
+                          lt_f32(t)[j]);
+        return;
+    }
+    const lt_tensor *w = is_weight ? t : sibling(params, t->name, "weight");
+    ck_assert_ptr_nonnull(w);
+    const double bound = 1.0 / sqrt((double)lt_fan_in(w));
+    double max_abs = 0;
+    for (int64_t j = 0; j < t->numel; j++) max_abs = fmax(max_abs, fabs(lt_f32(t)[j]));
+    ck_assert_msg(max_abs <= bound * (1 + 1e-6), "%s: |value| %g above PyTorch's bound %g", t->name, max_abs, bound);
+    if (t->numel >= 64) /* a uniform draw of that many reaches near its bound */
+        ck_assert_msg(max_abs >= 0.8 * bound, "%s: |value| at most %g, PyTorch's bound is %g", t->name, max_abs, bound);
+}
+
 static void check_state_dict(const char *name, int n_classes, const int64_t shape[4])
 {
     json_t *want = json_object_get(model_fixture(name), "state_dict");
@@ -106,6 +142,7 @@ static void check_state_dict(const char *name, int n_classes, const int64_t shap
         for (int d = 0; d < t->ndim; d++)
             ck_assert_msg(t->shape[d] == json_integer_value(json_array_get(dims, (size_t)d)), "%s: dim %d is %lld",
                           t->name, d, (long long)t->shape[d]);
+        check_default_init(params, t);
     }
     lt_model_free(m);
     lt_ctx_use(NULL);

@@ -90,6 +90,7 @@ fixtures:
 	/usr/bin/python3 tests/reference/gen_fixtures.py
 	/usr/bin/python3 tests/reference/make_safetensors.py
 	/usr/bin/python3 tests/reference/resnet_reference.py
+	/usr/bin/python3 tests/reference/benchmark_flops.py
 	/usr/bin/python3 tests/reference/bench_models_reference.py
 
 install: build

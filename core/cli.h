@@ -24,6 +24,8 @@ enum {
 /* ---- commands ---- */
 int lt_cmd_plugins(int argc, char **argv);
 void lt_cmd_plugins_usage(FILE *out);
+int lt_cmd_benchmark(int argc, char **argv);
+void lt_cmd_benchmark_usage(FILE *out);
 
 /* ---- plugins, as every command loads them ---- */
 
@@ -52,11 +54,13 @@ void lt_cli_print_load_problems(const lt_cli_plugins *p, FILE *err);
 
 enum { LT_CLI_MAX_PATHS = 64 };
 
-/* One "--name VALUE" option: *value receives the argv string. */
+/* One "--name VALUE" option: *value receives the argv string; or, with
+ * value NULL, a "--name" flag that sets *flag. */
 typedef struct lt_cli_option {
     const char *name;  /* "--config" */
     const char *alias; /* "-c", or NULL */
     const char **value;
+    bool *flag;
 } lt_cli_option;
 
 /* --plugin-path DIR (repeatable) and KEY VALUE overrides. */

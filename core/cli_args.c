@@ -12,10 +12,10 @@ int lt_cli_usage_error(const char *cmd, const char *fmt, const char *arg)
     return LT_EXIT_USAGE;
 }
 
-static const char **option_slot(const lt_cli_option *opts, const char *s)
+static const lt_cli_option *find_option(const lt_cli_option *opts, const char *s)
 {
     for (const lt_cli_option *o = opts; o->name; o++)
-        if (!strcmp(s, o->name) || (o->alias && !strcmp(s, o->alias))) return o->value;
+        if (!strcmp(s, o->name) || (o->alias && !strcmp(s, o->alias))) return o;
     return NULL;
 }
 
@@ -32,8 +32,11 @@ int lt_cli_parse(const char *cmd, int argc, char **argv, const lt_cli_option *op
             return -1;
         }
         const bool plugin_path = !strcmp(s, "--plugin-path");
-        const char **slot = plugin_path ? NULL : option_slot(opts, s);
-        if (slot || plugin_path) {
+        const lt_cli_option *opt = plugin_path ? NULL : find_option(opts, s);
+        const char **slot = opt ? opt->value : NULL;
+        if (opt && !slot) {
+            *opt->flag = true;
+        } else if (slot || plugin_path) {
             if (i + 1 >= argc) return lt_cli_usage_error(cmd, "option '%s' needs a value", s);
             if (plugin_path) {
                 if (c->n_plugin_paths == LT_CLI_MAX_PATHS) return lt_cli_usage_error(cmd, "too many %s options", s);

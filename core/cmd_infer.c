@@ -20,10 +20,10 @@ typedef struct infer_args {
 static int parse_args(int argc, char **argv, infer_args *a)
 {
     const lt_cli_option opts[] = {
-        {"--config", "-c", &a->config},
-        {"--weights", NULL, &a->weights},
-        {"--source-path", NULL, &a->source},
-        {"--save-dir", NULL, &a->save_dir},
+        {"--config", "-c", &a->config, NULL},
+        {"--weights", NULL, &a->weights, NULL},
+        {"--source-path", NULL, &a->source, NULL},
+        {"--save-dir", NULL, &a->save_dir, NULL},
         {0},
     };
     int rc = lt_cli_parse("infer", argc, argv, opts, &a->common, lt_cmd_infer_usage);

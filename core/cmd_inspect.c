@@ -25,9 +25,9 @@ static int parse_args(int argc, char **argv, inspect_args *a)
     a->view = "train";
     a->save_path = DEFAULT_SAVE_PATH;
     const lt_cli_option opts[] = {
-        {"--config", "-c", &a->config},
-        {"--view", NULL, &a->view},
-        {"--save-path", NULL, &a->save_path},
+        {"--config", "-c", &a->config, NULL},
+        {"--view", NULL, &a->view, NULL},
+        {"--save-path", NULL, &a->save_path, NULL},
         {0},
     };
     int rc = lt_cli_parse("inspect", argc, argv, opts, &a->common, lt_cmd_inspect_usage);

@@ -24,6 +24,8 @@ static const command commands[] = {
     {"infer", "draw a model's predictions on images with its visualizers", lt_cmd_infer, lt_cmd_infer_usage},
     {"inspect", "print the resolved config and model graph, draw augmented samples", lt_cmd_inspect,
      lt_cmd_inspect_usage},
+    {"benchmark", "time training or inference steps of a config on synthetic input", lt_cmd_benchmark,
+     lt_cmd_benchmark_usage},
 };
 enum { N_COMMANDS = sizeof commands / sizeof commands[0] };
 

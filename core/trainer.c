@@ -17,6 +17,7 @@
 #include <ltrain/autograd.h>
 #include <ltrain/context.h>
 #include <ltrain/ops.h>
+#include <ltrain/profile.h>
 #include <ltrain/safetensors.h>
 #include <ltrain/sched.h>
 
@@ -924,21 +925,29 @@ static void clip_gradients(lt_params *p, double max, bool by_value)
     }
 }
 
-/* Forward, weighted loss, backward (scaled by 1/accumulate as Lightning). */
-static int train_step(lt_trainer *t, const lt_batch *batch, int64_t accumulate, double *loss_value)
+int lt_trainer_forward_backward(lt_trainer *t, lt_tensor *images, const lt_labels *labels, int64_t accumulate,
+                                int64_t batch_index, double *loss_value)
 {
-    const lt_labels *labels = batch_labels(batch, t->n_classes);
-    if (!labels || lt_model_forward(t->model, batch->images, LT_MODE_TRAIN)) return -1;
+    if (lt_model_forward(t->model, images, LT_MODE_TRAIN)) return -1;
+    lt_profile_scope loss_scope = lt_profile_begin(LT_PROFILE_LOSS);
     lt_tensor *loss = lt_model_loss(t->model, labels);
+    lt_profile_end(loss_scope);
     if (!loss) return -1;
     *loss_value = lt_item(loss);
     if (!isfinite(*loss_value)) return lt_set_error("train: the loss is %g at batch %lld", *loss_value,
-                                                    (long long)batch->index);
+                                                    (long long)batch_index);
     lt_tensor *scaled = accumulate > 1 ? lt_mul_scalar(loss, 1.0f / (float)accumulate) : loss;
     return scaled ? lt_backward(scaled) : -1;
 }
 
-static int optimizer_step(lt_trainer *t)
+static int train_step(lt_trainer *t, const lt_batch *batch, int64_t accumulate, double *loss_value)
+{
+    const lt_labels *labels = batch_labels(batch, t->n_classes);
+    if (!labels) return -1;
+    return lt_trainer_forward_backward(t, batch->images, labels, accumulate, batch->index, loss_value);
+}
+
+int lt_trainer_optimizer_step(lt_trainer *t)
 {
     const lt_config_trainer *tr = &t->cfg->trainer;
     if (tr->has_gradient_clip_val && tr->gradient_clip_val > 0.0)
@@ -1007,7 +1016,7 @@ static int train_epoch(lt_trainer *t, int64_t epoch, double *mean_loss, int64_t 
         sum += loss;
         i++;
         t->steps++;
-        if ((i % accumulate == 0 || i == n_batches) && optimizer_step(t)) return -1;
+        if ((i % accumulate == 0 || i == n_batches) && lt_trainer_optimizer_step(t)) return -1;
         progress(t, epoch, i, n_batches, sum / (double)i);
     }
     if (rc < 0) return -1;
@@ -1200,6 +1209,16 @@ char *lt_trainer_find_resume(const lt_config *cfg)
 }
 
 const char *lt_trainer_run_dir(const lt_trainer *t) { return t->run_dir; }
+
+lt_model *lt_trainer_model(lt_trainer *t) { return t->model; }
+
+lt_ctx *lt_trainer_ctx(lt_trainer *t) { return t->ctx; }
+
+lt_optimizer *lt_trainer_optimizer(lt_trainer *t) { return t->opt; }
+
+int lt_trainer_n_classes(const lt_trainer *t) { return t->n_classes; }
+
+const lt_preprocess *lt_trainer_preprocess(const lt_trainer *t) { return &t->pp; }
 
 const double *lt_trainer_train_losses(const lt_trainer *t, int *n)
 {

@@ -27,6 +27,7 @@
 #include <stdio.h>
 
 #include "config/config.h"
+#include "data/data.h"
 #include "registry.h"
 
 typedef struct lt_trainer_options {
@@ -111,6 +112,29 @@ const char *lt_trainer_run_dir(const lt_trainer *t);
 const double *lt_trainer_train_losses(const lt_trainer *t, int *n);
 /* The results of the final test of lt_trainer_fit (NULL before). */
 const lt_eval_result *lt_trainer_test_result(const lt_trainer *t);
+
+/* ---- the pieces, for commands that drive steps themselves (ltrain benchmark) ---- */
+
+/* Borrowed; they live as long as the trainer. Ops on the model run in the
+ * trainer's context: make it current (lt_ctx_use) first. */
+lt_model *lt_trainer_model(lt_trainer *t);
+lt_ctx *lt_trainer_ctx(lt_trainer *t);
+lt_optimizer *lt_trainer_optimizer(lt_trainer *t);
+/* Classes of the training view, and the preprocessing (image size, channels). */
+int lt_trainer_n_classes(const lt_trainer *t);
+const lt_preprocess *lt_trainer_preprocess(const lt_trainer *t);
+
+/* The training step fit runs, on a prepared batch (images [B,C,H,W],
+ * labels as the losses read them), in the trainer's current context:
+ * train-mode forward, weighted loss, backward of loss/accumulate.
+ * *loss_value gets the unscaled loss; a non-finite loss is an error naming
+ * batch_index. The step arena is the caller's to reset afterwards. */
+int lt_trainer_forward_backward(lt_trainer *t, lt_tensor *images, const lt_labels *labels, int64_t accumulate,
+                                int64_t batch_index, double *loss_value);
+/* What fit does after the gradients of a (possibly accumulated) batch:
+ * gradient clipping (trainer.gradient_clip_val), optimizer step, zero_grad,
+ * and a scheduler step when the scheduler steps per batch. 0 or -1. */
+int lt_trainer_optimizer_step(lt_trainer *t);
 
 /* Commands (core/cmd_train.c, core/cmd_test.c). */
 int lt_cmd_train(int argc, char **argv);

@@ -75,7 +75,10 @@ static int run_backward(const char *what, lt_tensor *out, const float *seed, flo
         if (n->needed_by != pass) continue;
         if (n->done)
             return lt__fail(what, "node %s was already used by an earlier backward", lt_op_name(n->op));
-        if (n->out->grad) n->backward(n);
+        if (n->out->grad) {
+            LT__PROFILE_OP(n->op);
+            n->backward(n);
+        }
         n->done = true;
         for (int i = 0; i < n->n_inputs; i++)
             if (n->inputs[i] && n->inputs[i]->grad_fn) n->inputs[i]->grad_fn->needed_by = pass;

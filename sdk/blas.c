@@ -1,5 +1,7 @@
-/* The one place the SDK calls BLAS: a row-major sgemm. */
+/* The one place the SDK calls BLAS (a row-major sgemm), and the names of
+ * the compute kernels in use. */
 #include "internal.h"
+#include "kernels/backend.h"
 
 #include <cblas.h>
 #include <errno.h>
@@ -46,3 +48,5 @@ int lt_blas_tune(char **argv)
 }
 
 const char *lt_blas_kernels(void) { return openblas_get_corename(); }
+
+const char *lt_conv_backend_name(void) { return lt__conv_backend_name(); }

@@ -13,6 +13,7 @@
 #define LTRAIN_SDK_INTERNAL_H
 
 #include <ltrain/ltrain.h>
+#include <ltrain/profile.h>
 #include <assert.h>
 
 /* Below this many elements, elementwise kernels stay on one thread. */
@@ -32,6 +33,33 @@ struct lt_node {
     uint32_t needed_by;     /* id of the backward pass it is needed by */
     bool done;              /* backward already ran through it */
 };
+
+/* ---- profiler (profile.h) ---- */
+/* Recording switch, read inline so a disabled profiler costs one branch. */
+extern bool lt__profile_on;
+lt_profile_scope lt__profile_begin_on(lt_profile_kind kind);
+static inline lt_profile_scope lt__profile_begin(lt_profile_kind kind)
+{
+    if (__builtin_expect(!lt__profile_on, 1)) return (lt_profile_scope){0};
+    return lt__profile_begin_on(kind);
+}
+static inline void lt__profile_scope_exit(lt_profile_scope *scope)
+{
+    if (__builtin_expect(scope->state != 0, 0)) lt_profile_end(*scope);
+}
+/* One line at an op's entry: times the rest of the enclosing block (every
+ * return path, through the cleanup attribute) under the op's kind. */
+#define LT__PROFILE_OP(op)                                                                                  \
+    lt_profile_scope lt__profile_scope_ __attribute__((cleanup(lt__profile_scope_exit), unused)) =          \
+        lt__profile_begin(lt__profile_on ? lt_profile_kind_of(op) : LT_PROFILE_OTHER)
+#define LT__PROFILE_KIND(kind)                                                                              \
+    lt_profile_scope lt__profile_scope_ __attribute__((cleanup(lt__profile_scope_exit), unused)) =          \
+        lt__profile_begin(kind)
+/* Forward FLOPs of a conv/linear call (only evaluated while recording). */
+#define LT__PROFILE_FLOPS(expr)                                                                             \
+    do {                                                                                                   \
+        if (__builtin_expect(lt__profile_on, 0)) lt_profile_add_flops((double)(expr));                     \
+    } while (0)
 
 /* ---- arena ---- */
 typedef struct lt_arena_block {

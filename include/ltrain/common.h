@@ -65,6 +65,9 @@ LT_API int lt_get_num_threads(void);
 LT_API int lt_blas_tune(char **argv);
 /* Name of the OpenBLAS kernels in use ("SkylakeX", "Haswell", ...). */
 LT_API const char *lt_blas_kernels(void);
+/* Name of the convolution backend in use ("im2col", ...; see
+ * LTRAIN_CONV_BACKEND). */
+LT_API const char *lt_conv_backend_name(void);
 
 #ifdef __cplusplus
 }

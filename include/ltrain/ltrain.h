@@ -14,5 +14,6 @@
 #include "safetensors.h"
 #include "sched.h"
 #include "draw.h"
+#include "profile.h"
 
 #endif

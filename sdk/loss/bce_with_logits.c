@@ -147,6 +147,7 @@ static const float *expand_to_x(const char *what, const lt_tensor *v, const lt_t
 lt_tensor *lt_bce_with_logits(lt_tensor *x, lt_tensor *target, lt_tensor *weight, lt_tensor *pos_weight,
                               lt_reduction reduction)
 {
+    LT__PROFILE_OP(LT_OP_BCE_WITH_LOGITS);
     if (!x || !target) return NULL;
     if (!lt__check_dtype(OP, "input", x, LT_F32) || !lt__check_dtype(OP, "target", target, LT_F32)) return NULL;
     if (!lt_same_shape(x, target))

@@ -385,6 +385,7 @@ static bool reduce_positions(const ce_args *a, lt_reduction reduction, const flo
 
 lt_tensor *lt_cross_entropy(lt_tensor *logits, lt_tensor *target, const lt_cross_entropy_params *params)
 {
+    LT__PROFILE_OP(LT_OP_CROSS_ENTROPY);
     if (!logits || !target) return NULL;
     const lt_cross_entropy_params p = params ? *params : LT_CROSS_ENTROPY_DEFAULTS;
     if (!check_inputs(logits, target, &p)) return NULL;

@@ -146,6 +146,7 @@ static void regression_backward(lt_node *node)
 
 static lt_tensor *regression(lt_op op, lt_tensor *x, lt_tensor *target, float beta, lt_reduction reduction)
 {
+    LT__PROFILE_OP(op);
     const char *name = lt_op_name(op);
     if (!x || !target) return NULL;
     if (!lt__check_dtype(name, "input", x, LT_F32) || !lt__check_dtype(name, "target", target, LT_F32))

@@ -379,6 +379,7 @@ static void binary_backward(lt_node *node)
 
 static lt_tensor *binary(lt_op op, lt_tensor *a, lt_tensor *b)
 {
+    LT__PROFILE_OP(op);
     const char *name = lt_op_name(op);
     if (!a || !b) return NULL;
     if (a->dtype != LT_F32 || b->dtype != LT_F32) {

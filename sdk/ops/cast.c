@@ -63,6 +63,7 @@ static void convert(const lt_tensor *x, lt_tensor *out)
 
 lt_tensor *lt_cast(lt_tensor *x, lt_dtype dtype)
 {
+    LT__PROFILE_OP(LT_OP_CAST);
     const char *name = "cast";
     if (!x) return NULL;
     if ((unsigned)dtype >= LT_DTYPE_COUNT) {

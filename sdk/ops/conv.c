@@ -99,12 +99,14 @@ static bool conv_geometry(const lt_tensor *x, const lt_tensor *w, const lt_tenso
 
 lt_tensor *lt_conv2d(lt_tensor *x, lt_tensor *weight, lt_tensor *bias, const lt_conv2d_params *p)
 {
+    LT__PROFILE_OP(LT_OP_CONV2D);
     if (!x || !weight) return NULL;
     lt_conv_geom g;
     if (!read_params(p, &g) || !conv_geometry(x, weight, bias, &g)) return NULL;
     const int64_t shape[4] = {g.batch, g.c_out, g.h_out, g.w_out};
     lt_tensor *out = lt__result(OP, LT_F32, 4, shape);
     if (!out) return NULL;
+    LT__PROFILE_FLOPS(2.0 * (double)out->numel * (double)(g.c_in / g.groups * g.k_h * g.k_w));
     const lt_conv_backend *be = lt__conv_backend_for(&g);
     if (be->forward(OP, &g, lt_f32(x), lt_f32(weight), bias ? lt_f32(bias) : NULL, lt_f32(out), false)) return NULL;
     lt_tensor *inputs[3] = {x, weight, bias};

@@ -127,6 +127,7 @@ static bool transpose_geometry(const lt_tensor *x, const lt_tensor *w, const lt_
 
 lt_tensor *lt_conv_transpose2d(lt_tensor *x, lt_tensor *weight, lt_tensor *bias, const lt_conv_transpose2d_params *p)
 {
+    LT__PROFILE_OP(LT_OP_CONV_TRANSPOSE2D);
     if (!x || !weight) return NULL;
     convt_params prm;
     lt_conv_geom g;
@@ -134,6 +135,8 @@ lt_tensor *lt_conv_transpose2d(lt_tensor *x, lt_tensor *weight, lt_tensor *bias,
     const int64_t shape[4] = {g.batch, g.c_in, g.h_in, g.w_in};
     lt_tensor *out = lt__result(OP, LT_F32, 4, shape);
     if (!out) return NULL;
+    /* g is the equivalent conv's: c_in is this layer's output channels. */
+    LT__PROFILE_FLOPS(2.0 * (double)x->numel * (double)(g.c_in / g.groups * g.k_h * g.k_w));
     const lt_conv_backend *be = lt__conv_backend_for(&g);
     if (be->backward_data(OP, &g, lt_f32(x), lt_f32(weight), lt_f32(out), false)) return NULL;
     if (bias) lt__conv_add_bias(lt_f32(out), lt_f32(bias), g.batch, g.c_in, g.h_in * g.w_in);

@@ -71,6 +71,7 @@ static lt_tensor *dropout_identity(lt_tensor *x)
 
 lt_tensor *lt_dropout(lt_tensor *x, float p)
 {
+    LT__PROFILE_OP(LT_OP_DROPOUT);
     if (!x) return NULL;
     if (!lt__check_dtype(DROPOUT, "input", x, LT_F32)) return NULL;
     if (!(p >= 0.0f && p <= 1.0f)) {

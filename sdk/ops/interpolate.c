@@ -313,6 +313,7 @@ static bool output_size(const char *op, const lt_tensor *x, const lt_interpolate
 
 lt_tensor *lt_interpolate(lt_tensor *x, const lt_interpolate_params *p)
 {
+    LT__PROFILE_OP(LT_OP_INTERPOLATE);
     const char *op = "interpolate";
     if (!x) return NULL;
     if (!lt__check_dtype(op, "input", x, LT_F32)) return NULL;

@@ -55,6 +55,7 @@ static void linear_backward(lt_node *node)
 
 lt_tensor *lt_linear(lt_tensor *x, lt_tensor *weight, lt_tensor *bias)
 {
+    LT__PROFILE_OP(LT_OP_LINEAR);
     if (!x || !weight) return NULL;
     if (!lt__check_dtype(LINEAR, "input", x, LT_F32) || !lt__check_dtype(LINEAR, "weight", weight, LT_F32))
         return NULL;
@@ -79,6 +80,7 @@ lt_tensor *lt_linear(lt_tensor *x, lt_tensor *weight, lt_tensor *bias)
     shape[x->ndim - 1] = out_f;
     lt_tensor *out = lt__result(LINEAR, LT_F32, x->ndim, shape);
     if (!out) return NULL;
+    LT__PROFILE_FLOPS(2.0 * (double)out->numel * (double)in_f);
     const int64_t rows = lt__numel(x->ndim - 1, x->shape);
     float *y = lt_f32(out);
     /* The bias is the GEMM's initial C (beta 1), as in PyTorch's addmm. */
@@ -278,6 +280,7 @@ static void matmul_backward(lt_node *node)
 
 lt_tensor *lt_matmul(lt_tensor *a, lt_tensor *b)
 {
+    LT__PROFILE_OP(LT_OP_MATMUL);
     if (!a || !b) return NULL;
     if (!lt__check_dtype(MATMUL, "a", a, LT_F32) || !lt__check_dtype(MATMUL, "b", b, LT_F32)) return NULL;
     if (a->ndim < 1 || b->ndim < 1) {

@@ -213,6 +213,7 @@ static void bn_backward(lt_node *node)
 lt_tensor *lt_batch_norm(lt_tensor *x, lt_tensor *running_mean, lt_tensor *running_var, lt_tensor *weight,
                          lt_tensor *bias, bool training, float momentum, float eps)
 {
+    LT__PROFILE_OP(LT_OP_BATCH_NORM2D);
     if (!x) return NULL;
     bn_geom g;
     if (!bn_validate(x, running_mean, running_var, weight, bias, training, momentum, eps, &g)) return NULL;
@@ -357,6 +358,7 @@ static void ln_backward(lt_node *node)
 
 lt_tensor *lt_layer_norm(lt_tensor *x, int normalized_ndim, lt_tensor *weight, lt_tensor *bias, float eps)
 {
+    LT__PROFILE_OP(LT_OP_LAYER_NORM);
     if (!x) return NULL;
     if (!lt__check_dtype(LN, "input", x, LT_F32)) return NULL;
     const int k = normalized_ndim;

@@ -253,6 +253,7 @@ static bool convert_fill(const char *op, const lt_tensor *x, float value, fill_v
 
 lt_tensor *lt_pad(lt_tensor *x, const int64_t *pads, int n_pads, lt_pad_mode mode, float value)
 {
+    LT__PROFILE_OP(LT_OP_PAD);
     static const char op[] = "pad";
     if (!x) return NULL;
     fill_value fill;

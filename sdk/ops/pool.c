@@ -301,6 +301,7 @@ static void max_pool_backward(lt_node *node)
 
 lt_tensor *lt_max_pool2d(lt_tensor *x, const lt_pool2d_params *p)
 {
+    LT__PROFILE_OP(LT_OP_MAX_POOL2D);
     const char *op = "max_pool2d";
     if (!x) return NULL;
     pool_geom g;
@@ -475,6 +476,7 @@ static void avg_pool_backward(lt_node *node)
 
 lt_tensor *lt_avg_pool2d(lt_tensor *x, const lt_pool2d_params *p)
 {
+    LT__PROFILE_OP(LT_OP_AVG_POOL2D);
     const char *op = "avg_pool2d";
     if (!x) return NULL;
     pool_geom g;
@@ -589,6 +591,7 @@ static void adaptive_avg_backward(lt_node *node)
 
 lt_tensor *lt_adaptive_avg_pool2d(lt_tensor *x, int64_t out_h, int64_t out_w)
 {
+    LT__PROFILE_OP(LT_OP_ADAPTIVE_AVG_POOL2D);
     const char *op = "adaptive_avg_pool2d";
     if (!x) return NULL;
     if (!check_plane_input(op, x)) return NULL;

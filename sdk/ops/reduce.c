@@ -323,11 +323,13 @@ static lt_tensor *sum_or_mean(lt_op op, lt_tensor *x, const int *dims, int n_dim
 
 lt_tensor *lt_sum(lt_tensor *x, const int *dims, int n_dims, bool keepdim)
 {
+    LT__PROFILE_OP(LT_OP_SUM);
     return sum_or_mean(LT_OP_SUM, x, dims, n_dims, keepdim);
 }
 
 lt_tensor *lt_mean(lt_tensor *x, const int *dims, int n_dims, bool keepdim)
 {
+    LT__PROFILE_OP(LT_OP_MEAN);
     return sum_or_mean(LT_OP_MEAN, x, dims, n_dims, keepdim);
 }
 
@@ -430,6 +432,7 @@ static bool check_index_range(const char *op, const lt_tensor *x, int64_t n)
 
 lt_tensor *lt_max(lt_tensor *x, int dim, bool keepdim, lt_tensor **indices)
 {
+    LT__PROFILE_OP(LT_OP_MAX);
     const char *name = lt_op_name(LT_OP_MAX);
     if (indices) *indices = NULL;
     if (!x) return NULL;
@@ -455,6 +458,7 @@ lt_tensor *lt_max(lt_tensor *x, int dim, bool keepdim, lt_tensor **indices)
 
 lt_tensor *lt_argmax(lt_tensor *x, int dim, bool keepdim)
 {
+    LT__PROFILE_OP(LT_OP_ARGMAX);
     const char *name = lt_op_name(LT_OP_ARGMAX);
     if (!x) return NULL;
     if (!lt__check_dtype(name, "input", x, LT_F32)) return NULL;

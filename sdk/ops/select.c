@@ -130,6 +130,7 @@ static void where_forward(const row_layout *l, const uint8_t *cond, const float 
 
 lt_tensor *lt_where(lt_tensor *cond, lt_tensor *a, lt_tensor *b)
 {
+    LT__PROFILE_OP(LT_OP_WHERE);
     const char *name = "where";
     if (!cond || !a || !b) return NULL;
     if (cond->dtype != LT_U8 || a->dtype != LT_F32 || b->dtype != LT_F32) {
@@ -228,6 +229,7 @@ static bool broadcasts_to(const lt_tensor *mask, const lt_tensor *x)
 
 lt_tensor *lt_masked_fill(lt_tensor *x, lt_tensor *mask, float value)
 {
+    LT__PROFILE_OP(LT_OP_MASKED_FILL);
     const char *name = "masked_fill";
     if (!x || !mask) return NULL;
     if (!lt__check_dtype(name, "mask", mask, LT_U8)) return NULL;
@@ -392,6 +394,7 @@ static void gather_backward(lt_node *node)
 
 lt_tensor *lt_gather(lt_tensor *x, int dim, lt_tensor *index)
 {
+    LT__PROFILE_OP(LT_OP_GATHER);
     const char *name = "gather";
     if (!x || !index) return NULL;
     if (!lt__check_dtype(name, "index", index, LT_I32)) return NULL;
@@ -453,6 +456,7 @@ static void index_select_backward(lt_node *node)
 
 lt_tensor *lt_index_select(lt_tensor *x, int dim, lt_tensor *index)
 {
+    LT__PROFILE_OP(LT_OP_INDEX_SELECT);
     const char *name = "index_select";
     if (!x || !index) return NULL;
     if (!lt__check_dtype(name, "index", index, LT_I32)) return NULL;

@@ -436,6 +436,7 @@ static lt_tensor *permute_impl(const char *op, lt_tensor *x, const int *perm)
 
 lt_tensor *lt_permute(lt_tensor *x, const int *dims)
 {
+    LT__PROFILE_OP(LT_OP_PERMUTE);
     static const char op[] = "permute";
     if (!x) return NULL;
     if (x->ndim > 0 && !dims) return lt__fail(op, "dims is NULL for input %s", lt__shp(x)), NULL;

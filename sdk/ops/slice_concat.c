@@ -189,6 +189,7 @@ static lt_tensor *slice_impl(const char *op, lt_tensor *x, int d, int64_t start,
 
 lt_tensor *lt_slice(lt_tensor *x, int dim, int64_t start, int64_t end, int64_t step)
 {
+    LT__PROFILE_OP(LT_OP_SLICE);
     static const char op[] = "slice";
     if (!x) return NULL;
     if (x->ndim == 0) return lt__fail(op, "cannot slice the 0-d tensor %s", lt__shp(x)), NULL;
@@ -206,6 +207,7 @@ lt_tensor *lt_slice(lt_tensor *x, int dim, int64_t start, int64_t end, int64_t s
 
 int lt_split(lt_tensor *x, const int64_t *sizes, int n, int dim, lt_tensor **out)
 {
+    LT__PROFILE_OP(LT_OP_SLICE);
     static const char op[] = "split";
     if (!x) return -1;
     if (n < 1 || !sizes || !out)
@@ -293,6 +295,7 @@ static bool concat_check(const char *op, lt_tensor *const *xs, int n, int dim, i
 
 lt_tensor *lt_concat(lt_tensor *const *xs, int n, int dim)
 {
+    LT__PROFILE_OP(LT_OP_CONCAT);
     static const char op[] = "concat";
     if (n < 1 || !xs) return lt__fail(op, "needs at least one tensor, got n=%d", n), NULL;
     for (int k = 0; k < n; k++)

@@ -190,6 +190,7 @@ static void softmax_backward(lt_node *node)
 
 static lt_tensor *softmax_op(lt_op op, lt_tensor *x, int dim)
 {
+    LT__PROFILE_OP(op);
     const char *name = lt_op_name(op);
     if (!x) return NULL;
     if (!lt__check_dtype(name, "input", x, LT_F32)) return NULL;

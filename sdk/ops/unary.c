@@ -118,6 +118,7 @@ static void unary_backward(lt_node *node)
 
 static lt_tensor *unary(lt_op op, lt_tensor *in, float a, float b)
 {
+    LT__PROFILE_OP(op);
     const char *name = lt_op_name(op);
     if (!in) return NULL;
     if (!lt__check_dtype(name, "input", in, LT_F32)) return NULL;

@@ -270,6 +270,7 @@ const char *lt_optimizer_name(const lt_optimizer *opt) { return opt ? opt->name 
 
 void lt_optimizer_zero_grad(lt_optimizer *opt)
 {
+    LT__PROFILE_KIND(LT_PROFILE_OPTIMIZER);
     if (opt) lt_params_zero_grad(opt->params);
 }
 
@@ -343,6 +344,7 @@ static int sgd_step(lt_optimizer *o)
 
 int lt_optimizer_step(lt_optimizer *opt)
 {
+    LT__PROFILE_KIND(LT_PROFILE_OPTIMIZER);
     if (!opt) return lt_set_error("optimizer: NULL optimizer");
     if (opt->kind == LT__SGD) return sgd_step(opt);
     lt_params *p = opt->params;

@@ -17,8 +17,8 @@ writes tests/fixtures/bench_models.json with, per model,
     GRAD_SAMPLES evenly spaced elements, and the batch norms' running
     statistics after the step (samples likewise);
 and "workload_fwd_flops": for each workload of configs/benchmarks/, the forward FLOPs of one image
-counted as torch_train_bench.py counts them (2*MACs of every Conv2d / ConvTranspose2d / Linear from
-the real shapes), which `ltrain benchmark --json` must report (tests/benchmark_flops.py).
+counted as torch_train_bench.py counts them (benchmark_flops.fwd_flops: 2*MACs of every Conv2d /
+ConvTranspose2d / Linear from the real shapes), which `ltrain benchmark --json` must report (tests/benchmark_flops.py).
 Not a cases_*.py module: gen_fixtures.py runs only those.
 """
 import json
@@ -29,6 +29,7 @@ import torch
 import torch.nn as nn
 import torchvision
 
+from benchmark_flops import fwd_flops
 from resnet_reference import formula_input, set_formula_weights
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -85,25 +86,6 @@ WORKLOADS = {
     "unet-seg": (lambda: UNet(3, 3), (3, 128, 128)),
     "mlp": (lambda: mlp(1, 28, 28, 10), (1, 28, 28)),
 }
-
-
-def fwd_flops(model, chw):
-    """2*MACs of conv / transposed conv / linear layers for one image, from the real shapes."""
-    total = [0]
-
-    def hook(m, inp, out):
-        if isinstance(m, nn.Conv2d):
-            total[0] += 2 * out.numel() * m.in_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
-        elif isinstance(m, nn.ConvTranspose2d):
-            total[0] += 2 * inp[0].numel() * m.out_channels // m.groups * m.kernel_size[0] * m.kernel_size[1]
-        elif isinstance(m, nn.Linear):
-            total[0] += 2 * out.numel() * m.in_features
-    hooks = [m.register_forward_hook(hook) for m in model.modules()]
-    with torch.no_grad():
-        model.eval()(torch.zeros(1, *chw))
-    for h in hooks:
-        h.remove()
-    return total[0]
 
 
 def target_class(i, classes):

@@ -37,6 +37,8 @@ def main():
             got = bench(ltrain, config, mode)
             assert got["workload"] == name and got["mode"] == mode, got
             assert got["input"] == INPUTS[name] and got["batch"] == BATCH, got
+            if "fwd_flop_per_img" in got:  # ltrain's exact count beside the rounded GFLOP
+                assert got["fwd_flop_per_img"] == flops, (name, got["fwd_flop_per_img"], flops)
             gflop = flops / 1e9
             # the JSON may round to 5 decimals as torch_train_bench.py does
             assert abs(got["fwd_gflop_per_img"] - gflop) <= 5e-6 + 1e-6 * gflop, (name, got["fwd_gflop_per_img"], gflop)

@@ -3,7 +3,7 @@
 #                configs/demo.yaml on the built-in generated dataset)
 #   make check   install what is missing, build (warnings as errors), run every
 #                test, then again under AddressSanitizer + UBSan
-# Other targets: make build | demo-sdk | bench | fixtures | install PREFIX=... | clean
+# Other targets: make build | demo-sdk | bench | compare | fixtures | install PREFIX=... | clean
 
 # Debian packages the build and tests need (headers + tools).
 DEB_PACKAGES := gcc make pkg-config meson ninja-build check libopenblas-openmp-dev \
@@ -17,7 +17,7 @@ BUILD_ASAN ?= build-asan
 MESON_FLAGS ?=
 PREFIX ?= /usr/local
 
-.PHONY: all deps demo demo-sdk check build build-asan test test-asan bench fixtures install clean
+.PHONY: all deps demo demo-sdk check build build-asan test test-asan bench compare fixtures install clean
 
 all: build
 
@@ -77,12 +77,21 @@ demo-sdk: build
 bench: build
 	./$(BUILD)/bench/bench_ops
 
+# ltrain against PyTorch on the five reference workloads (bench/compare_torch.py;
+# needs python3-torch, python3-torchvision and ../shared/bench/torch_train_bench.py).
+# Extra arguments: make compare COMPARE_ARGS="--only mlp --rounds 5".
+COMPARE_ARGS ?=
+compare: build
+	$(call ensure_packages,$(FIXTURE_PACKAGES))
+	python3 bench/compare_torch.py --ltrain $(BUILD)/core/ltrain $(COMPARE_ARGS)
+
 fixtures:
 	$(call ensure_packages,$(FIXTURE_PACKAGES))
 	/usr/bin/python3 tests/reference/gen_fixtures.py
 	/usr/bin/python3 tests/reference/make_safetensors.py
 	/usr/bin/python3 tests/reference/resnet_reference.py
 	/usr/bin/python3 tests/reference/benchmark_flops.py
+	/usr/bin/python3 tests/reference/bench_models_reference.py
 
 install: build
 	meson configure $(BUILD) -Dprefix=$(PREFIX)

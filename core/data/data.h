@@ -120,7 +120,7 @@ const char *lt_clsdir_skipped(const lt_dataset *ds, int i);
 /* ---- generated shapes (generated.c) ---- */
 
 /* Shapes in class order; a dataset uses the first n_classes of them. */
-#define LT_GENERATED_MAX_CLASSES 8
+#define LT_GENERATED_MAX_CLASSES 10
 extern const char *const lt_generated_class_names[LT_GENERATED_MAX_CLASSES];
 /* Keypoints of every generated object: centre, then four shape-specific
  * points (the circle's top/right/bottom/left, the square's corners, ...). */

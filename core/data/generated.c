@@ -14,7 +14,7 @@
 #include <string.h>
 
 const char *const lt_generated_class_names[LT_GENERATED_MAX_CLASSES] = {
-    "circle", "square", "triangle", "cross", "diamond", "ring", "hexagon", "bar",
+    "circle", "square", "triangle", "cross", "diamond", "ring", "hexagon", "bar", "half_disc", "corner",
 };
 
 #define SQRT3_2 0.8660254f
@@ -32,7 +32,9 @@ static bool inside_shape(int cls, float u, float v)
     case 4: return au + av <= 1.0f;
     case 5: return rr <= 1.0f && rr >= 0.55f * 0.55f;
     case 6: return av <= SQRT3_2 && 2.0f * SQRT3_2 * au + av <= 2.0f * SQRT3_2;
-    default: return au <= 1.0f && av <= 0.35f;
+    case 7: return au <= 1.0f && av <= 0.35f;
+    case 8: return v >= -0.3f && u * u + (v + 0.3f) * (v + 0.3f) <= 1.0f; /* flat side up */
+    default: return (au <= 0.8f && v >= 0.4f && v <= 0.8f) || (u >= -0.8f && u <= -0.4f && av <= 0.8f); /* an L */
     }
 }
 
@@ -46,6 +48,8 @@ static const float shape_points[LT_GENERATED_MAX_CLASSES][4][2] = {
     {{0, -1}, {1, 0}, {0, 1}, {-1, 0}},                                        /* ring: outer top, right, bottom, left */
     {{-0.5f, -SQRT3_2}, {0.5f, -SQRT3_2}, {0.5f, SQRT3_2}, {-0.5f, SQRT3_2}}, /* hexagon: top and bottom vertices */
     {{-1, -0.35f}, {1, -0.35f}, {1, 0.35f}, {-1, 0.35f}},                      /* bar: corners */
+    {{-1, -0.3f}, {1, -0.3f}, {0, 0.7f}, {0, -0.3f}},                          /* half disc: diameter ends, arc, middle */
+    {{-0.8f, -0.8f}, {-0.8f, 0.8f}, {0.8f, 0.8f}, {0.8f, 0.4f}},               /* corner: stem top, bend, foot end */
 };
 
 typedef struct generated {

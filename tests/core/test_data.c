@@ -447,24 +447,31 @@ END_TEST
 
 START_TEST(test_generated_cfg)
 {
-    lt_cfg *c = lt_cfg_parse_yaml("image_size: 48\nn_classes: 8\nn_train: 10\nseed: 3\ndataset_type: generated\n",
-                                  strlen("image_size: 48\nn_classes: 8\nn_train: 10\nseed: 3\ndataset_type: generated\n"),
+    lt_cfg *c = lt_cfg_parse_yaml("image_size: 48\nn_classes: 10\nn_train: 10\nseed: 3\ndataset_type: generated\n",
+                                  strlen("image_size: 48\nn_classes: 10\nn_train: 10\nseed: 3\ndataset_type: generated\n"),
                                   "p.yaml");
     ck_assert_ptr_nonnull(c);
     lt_generated_options o;
     lt_generated_defaults(&o);
     ck_assert_msg(lt_generated_options_from_cfg(c, &o) == 0, "%s", lt_last_error());
     ck_assert_int_eq(o.image_size, 48);
-    ck_assert_int_eq(o.n_classes, 8);
+    ck_assert_int_eq(o.n_classes, 10);
     ck_assert_int_eq(o.n_train, 10);
     ck_assert_int_eq(o.n_val, 512);
     ck_assert_int_eq(o.seed, 3);
     lt_dataset *ds = lt_generated_open(&o, "train");
     ck_assert_str_eq(ds->class_names[7], "bar");
-    for (int i = 0; i < 8; i++) { /* every shape renders with a mask */
+    ck_assert_str_eq(ds->class_names[9], "corner");
+    for (int i = 0; i < 10; i++) { /* every shape renders with a mask holding its keypoints */
         lt_sample s;
         ck_assert_int_eq(ds->get(ds, i, &s), 0);
         ck_assert(s.has_box);
+        for (int k = 0; k < s.n_keypoints; k++) {
+            ck_assert_float_ge(s.keypoints[3 * k], s.box[0] - 1.5f / 48);
+            ck_assert_float_le(s.keypoints[3 * k], s.box[0] + s.box[2] + 1.5f / 48);
+            ck_assert_float_ge(s.keypoints[3 * k + 1], s.box[1] - 1.5f / 48);
+            ck_assert_float_le(s.keypoints[3 * k + 1], s.box[1] + s.box[3] + 1.5f / 48);
+        }
         lt_sample_free(&s);
     }
     lt_dataset_free(ds);
@@ -475,10 +482,10 @@ START_TEST(test_generated_cfg)
     assert_error_contains("p.yaml:1:13: loader.params.image_sise: unknown key");
     assert_error_contains("did you mean 'image_size'");
     lt_cfg_free(c);
-    bad = "n_classes: 9\n";
+    bad = "n_classes: 11\n";
     c = lt_cfg_parse_yaml(bad, strlen(bad), "p.yaml");
     ck_assert_int_eq(lt_generated_options_from_cfg(c, &o), -1);
-    assert_error_contains("n_classes: 9 is outside [2, 8]");
+    assert_error_contains("n_classes: 11 is outside [2, 10]");
     lt_cfg_free(c);
     ck_assert_ptr_null(lt_generated_open(&o, "holdout"));
     assert_error_contains("unknown view 'holdout'");

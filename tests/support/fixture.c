@@ -334,6 +334,40 @@ void fx_gradcheck(const char *what, fx_fn fn, void *user, lt_tensor **inputs, in
     lt_ctx_free(ctx);
 }
 
+/* ---- formula weights ---- */
+
+static double wave(int p, int64_t j) { return sin(1.0 + 0.618 * (double)j + 1.3 * p); }
+
+static float formula_value(const lt_tensor *t, int p, int64_t j)
+{
+    const double w = wave(p, j);
+    const char *name = t->name;
+    const size_t len = strlen(name);
+#define ENDS_WITH(S) (len >= strlen(S) && !strcmp(name + len - strlen(S), S))
+    if (ENDS_WITH("running_var")) return (float)(1.0 + 0.25 * (w + 1.0));
+    if (ENDS_WITH("running_mean") || ENDS_WITH("bias")) return (float)(0.1 * w);
+#undef ENDS_WITH
+    if (t->ndim == 1) return (float)(1.0 + 0.1 * w);
+    const int64_t fan_in = t->numel / t->shape[0];
+    return (float)(w * 2.0 / sqrt((double)fan_in));
+}
+
+void fx_formula_weights(lt_params *params)
+{
+    int p = 0;
+    for (size_t i = 0; i < lt_params_count(params); i++) {
+        lt_tensor *t = lt_params_at(params, i);
+        if (t->dtype != LT_F32) continue; /* num_batches_tracked */
+        for (int64_t j = 0; j < t->numel; j++) lt_f32(t)[j] = formula_value(t, p, j);
+        p++;
+    }
+}
+
+void fx_formula_input(lt_tensor *x)
+{
+    for (int64_t i = 0; i < x->numel; i++) lt_f32(x)[i] = (float)(sin(0.37 * (double)i) + 0.5 * cos(0.11 * (double)i));
+}
+
 int fx_run_suite(Suite *s)
 {
     SRunner *sr = srunner_create(s);

@@ -65,6 +65,16 @@ void fx_gradcheck(const char *what, fx_fn fn, void *user, lt_tensor **inputs, in
 /* Fills an owned float tensor with U(lo, hi) from seed. */
 void fx_fill_uniform(lt_tensor *t, uint64_t seed, float lo, float hi);
 
+/* ---- formula weights (tests/reference/resnet_reference.py) ---- */
+
+/* Sets every float parameter of the store, in order, to resnet_reference.py's
+ * value(name, p, j, shape) (p counts float entries: num_batches_tracked is
+ * skipped as the script's entries() does), so a model whose store follows
+ * the torch state_dict order holds the same weights as the script's. */
+void fx_formula_weights(lt_params *params);
+/* Fills a float tensor with resnet_reference.py's input_value(i). */
+void fx_formula_input(lt_tensor *x);
+
 /* Runs a Check suite (CK_NORMAL output) and returns main()'s exit status. */
 #include <check.h>
 int fx_run_suite(Suite *s);

@@ -24,6 +24,8 @@ enum {
 /* ---- commands ---- */
 int lt_cmd_plugins(int argc, char **argv);
 void lt_cmd_plugins_usage(FILE *out);
+int lt_cmd_benchmark(int argc, char **argv);
+void lt_cmd_benchmark_usage(FILE *out);
 
 /* ---- plugins, as every command loads them ---- */
 

@@ -9,12 +9,12 @@
 #include "fixture.h"
 
 #include "config/config.h"
-#include "loader.h"
+#include "core_fixture.h"
 #include "model.h"
-#include "registry.h"
-#include "tasks.h"
 #include "trainer.h"
 #include "weights.h"
+
+#include <ltrain/context.h>
 
 #include <check.h>
 #include <jansson.h>
@@ -24,34 +24,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#ifndef LT_BUILD_PLUGINS_DIR
-#error "LT_BUILD_PLUGINS_DIR must be defined by the build"
-#endif
-
 #define FIXTURE(name) LT_SOURCE_ROOT "/tests/fixtures/" name
 #define TORCHVISION FIXTURE("resnet18_torchvision.safetensors")
 #define HEAD FIXTURE("resnet18_head.safetensors")
-
-static lt_registry *reg;
-static lt_loader *loader;
-
-static void setup(void)
-{
-    reg = lt_registry_new();
-    loader = lt_loader_new();
-    ck_assert(reg && loader);
-    ck_assert_int_eq(lt_register_builtin_tasks(reg), 0);
-    static const char *const paths[] = {LT_BUILD_PLUGINS_DIR};
-    const lt_loader_options o = {.flag_paths = paths, .n_flag_paths = 1, .skip_env = true, .skip_user = true,
-                                 .skip_installed = true};
-    ck_assert_int_eq(lt_loader_load_all(loader, reg, &o, NULL), 0);
-}
-
-static void teardown(void)
-{
-    lt_registry_free(reg);
-    lt_loader_free(loader);
-}
 
 /* ResNet-18 "backbone" -> ClassificationHead "head" (n_classes, no
  * dropout), each with the given params.weights (NULL: none), on 32x32
@@ -82,25 +57,18 @@ static lt_config *config(const char *backbone_weights, const char *head_weights,
     return config_with(backbone_weights, head_weights, 5, NULL, trainer_extra);
 }
 
-/* The model as `ltrain test` builds it (a trainer without a run
- * directory), with --weights `weights` and its context made current:
- * 0 or -1 (error kept, *t NULL). */
-static int open_model(lt_trainer **t, const lt_config *c, const char *weights)
+/* The model of an evaluation-only trainer (as ltrain test / infer build
+ * it) with --weights `weights`; NULL with the error kept. */
+static lt_trainer *open_model(const lt_config *c, const char *weights)
 {
-    *t = lt_trainer_new(c, &(lt_trainer_options){.registry = reg, .weights = weights, .no_run_dir = true});
-    if (*t) lt_ctx_use(lt_trainer_ctx(*t));
-    return *t ? 0 : -1;
-}
-
-static void close_model(lt_trainer *t)
-{
-    lt_ctx_use(NULL);
-    lt_trainer_free(t);
+    return lt_trainer_new(c, &(lt_trainer_options){.registry = fx_env.reg, .weights = weights, .no_run_dir = true});
 }
 
 /* Eval-mode logits on the fixture's input equal torchvision's (1e-4). */
-static void check_logits(lt_model *m)
+static void check_logits(lt_trainer *t)
 {
+    lt_model *m = lt_trainer_model(t);
+    lt_ctx *prev = lt_ctx_use(lt_trainer_ctx(t));
     char path[1024];
     snprintf(path, sizeof path, "%s", FIXTURE("resnet_reference.json"));
     json_error_t err;
@@ -126,26 +94,27 @@ static void check_logits(lt_model *m)
                       (long long)i, lt_f32(logits)[i], w);
     }
     json_decref(root);
+    lt_ctx_use(prev);
 }
 
 START_TEST(test_node_weights_give_torchvision_logits)
 {
     lt_config *c = config(TORCHVISION, HEAD, NULL);
-    lt_trainer *vm;
-    ck_assert_msg(open_model(&vm, c, NULL) == 0, "open: %s", lt_last_error());
-    check_logits(lt_trainer_model(vm));
+    lt_trainer *t = open_model(c, NULL);
+    ck_assert_msg(t != NULL, "open: %s", lt_last_error());
+    check_logits(t);
 
     /* Loading again reports torchvision's fc.* as unused (not an error). */
     char *text = NULL;
     size_t size = 0;
     FILE *log = open_memstream(&text, &size);
-    ck_assert_int_eq(lt_model_load_node_weights(lt_trainer_model(vm), &(lt_weights_options){.log = log}), 0);
+    ck_assert_int_eq(lt_model_load_node_weights(lt_trainer_model(t), &(lt_weights_options){.log = log}), 0);
     fclose(log);
     ck_assert_msg(strstr(text, "node 'backbone': 2 tensors not used: 'fc.weight', 'fc.bias'") != NULL, "log: %s",
                   text);
     ck_assert_msg(!strstr(text, "not in the file"), "log: %s", text);
     free(text);
-    close_model(vm);
+    lt_trainer_free(t);
     lt_config_free(c);
 }
 END_TEST
@@ -155,10 +124,10 @@ START_TEST(test_bare_state_dict_through_weights_option)
     /* --weights with torchvision's bare names: "conv1.weight" is the one
      * node name "backbone.conv1.weight"; the head keeps its own file. */
     lt_config *c = config(NULL, HEAD, NULL);
-    lt_trainer *vm;
-    ck_assert_msg(open_model(&vm, c, TORCHVISION) == 0, "open: %s", lt_last_error());
-    check_logits(lt_trainer_model(vm));
-    close_model(vm);
+    lt_trainer *t = open_model(c, TORCHVISION);
+    ck_assert_msg(t != NULL, "open: %s", lt_last_error());
+    check_logits(t);
+    lt_trainer_free(t);
     lt_config_free(c);
 }
 END_TEST
@@ -166,8 +135,7 @@ END_TEST
 START_TEST(test_strict_weights_loading)
 {
     lt_config *c = config(TORCHVISION, HEAD, "  strict_weights_loading: true\n");
-    lt_trainer *vm;
-    ck_assert_int_eq(open_model(&vm, c, NULL), -1);
+    ck_assert_ptr_null(open_model(c, NULL));
     const char *e = lt_last_error();
     ck_assert_msg(strstr(e, "resnet18_torchvision.safetensors' do not match node 'backbone'") &&
                       strstr(e, "2 in the file unused ('fc.weight', 'fc.bias')") &&
@@ -177,7 +145,7 @@ START_TEST(test_strict_weights_loading)
 
     /* The whole model from a file that lacks the head: missing tensors. */
     c = config(NULL, NULL, "  strict_weights_loading: true\n");
-    ck_assert_int_eq(open_model(&vm, c, TORCHVISION), -1);
+    ck_assert_ptr_null(open_model(c, TORCHVISION));
     e = lt_last_error();
     ck_assert_msg(strstr(e, "do not match the model: 2 missing from the file ('head.head.3.weight', "
                             "'head.head.3.bias')") &&
@@ -187,16 +155,16 @@ START_TEST(test_strict_weights_loading)
 
     /* Strict and exact: the head's file holds exactly the head. */
     c = config(NULL, HEAD, "  strict_weights_loading: true\n");
-    ck_assert_msg(open_model(&vm, c, NULL) == 0, "open: %s", lt_last_error());
-    close_model(vm);
+    lt_trainer *t = open_model(c, NULL);
+    ck_assert_msg(t != NULL, "open: %s", lt_last_error());
+    lt_trainer_free(t);
     lt_config_free(c);
 }
 END_TEST
 
 static void expect_open_error(const lt_config *c, const char *weights, const char *want1, const char *want2)
 {
-    lt_trainer *vm;
-    ck_assert_int_eq(open_model(&vm, c, weights), -1);
+    ck_assert_ptr_null(open_model(c, weights));
     const char *e = lt_last_error();
     ck_assert_msg(strstr(e, want1) && (!want2 || strstr(e, want2)), "error: %s\n(expected '%s' and '%s')", e, want1,
                   want2 ? want2 : "");
@@ -222,9 +190,9 @@ START_TEST(test_none_and_errors_naming_tensors)
 {
     /* "none" loads nothing. */
     lt_config *c = config("none", "None", NULL);
-    lt_trainer *vm;
-    ck_assert_msg(open_model(&vm, c, NULL) == 0, "open: %s", lt_last_error());
-    close_model(vm);
+    lt_trainer *t = open_model(c, NULL);
+    ck_assert_msg(t != NULL, "open: %s", lt_last_error());
+    lt_trainer_free(t);
     lt_config_free(c);
 
     /* The head's file into the backbone: nothing matches. */
@@ -263,10 +231,10 @@ START_TEST(test_luxonis_train_names)
     ck_assert_msg(lt_safetensors_save(path, renamed, 2, NULL, 0) == 0, "save: %s", lt_last_error());
     lt_safetensors_free(head);
     lt_config *c = config(TORCHVISION, NULL, NULL);
-    lt_trainer *vm;
-    ck_assert_msg(open_model(&vm, c, path) == 0, "open: %s", lt_last_error());
-    check_logits(lt_trainer_model(vm));
-    close_model(vm);
+    lt_trainer *t = open_model(c, path);
+    ck_assert_msg(t != NULL, "open: %s", lt_last_error());
+    check_logits(t);
+    lt_trainer_free(t);
     lt_config_free(c);
     unlink(path);
 }
@@ -276,7 +244,7 @@ int main(void)
 {
     Suite *s = suite_create("core_weights");
     TCase *tc = tcase_create("weights");
-    tcase_add_checked_fixture(tc, setup, teardown);
+    tcase_add_checked_fixture(tc, fx_core_setup, fx_core_teardown);
     tcase_set_timeout(tc, 300);
     tcase_add_test(tc, test_node_weights_give_torchvision_logits);
     tcase_add_test(tc, test_bare_state_dict_through_weights_option);

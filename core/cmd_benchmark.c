@@ -280,8 +280,8 @@ static void print_text(const bench_report *p, const bench_result *r)
 {
     printf("ltrain benchmark: %s, %s, batch %lld, input %lldx%lldx%lld\n", p->workload, p->mode, (long long)p->batch,
            (long long)p->input[0], (long long)p->input[1], (long long)p->input[2]);
-    printf("backend: conv %s, BLAS %s, %d thread%s; %lld steps timed after %lld warm-up\n", p->backend, p->blas,
-           p->threads, p->threads == 1 ? "" : "s", (long long)p->steps, (long long)p->warmup);
+    printf("backend: conv %s, BLAS %s, %d thread%s; %lld step%s timed after %lld warm-up\n", p->backend, p->blas,
+           p->threads, p->threads == 1 ? "" : "s", (long long)p->steps, p->steps == 1 ? "" : "s", (long long)p->warmup);
     printf("\n");
     printf("ms/step     median %.3f  min %.3f  max %.3f\n", r->median, r->min, r->max);
     printf("images/s    %.1f\n", p->img_per_s);

@@ -36,9 +36,9 @@ static int parse_count(const char *name, const char *s, bool allow_zero, int64_t
     errno = 0;
     const long long v = strtoll(s, &end, 10);
     if (errno || end == s || *end || v < (allow_zero ? 0 : 1) || v > 1000000000LL) {
-        fprintf(stderr, "ltrain benchmark: %s must be a %s integer, not '%s'\nRun 'ltrain benchmark --help' for usage.\n",
-                name, allow_zero ? "non-negative" : "positive", s);
-        return LT_EXIT_USAGE;
+        char fmt[96];
+        snprintf(fmt, sizeof fmt, "%s must be a %s integer, not '%%s'", name, allow_zero ? "non-negative" : "positive");
+        return lt_cli_usage_error("benchmark", fmt, s);
     }
     *out = v;
     return 0;

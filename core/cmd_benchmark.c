@@ -256,8 +256,15 @@ typedef struct bench_report {
     int threads;
     int64_t batch, steps, warmup, input[3];
     double fwd_flop_per_img, gflop_per_step, gflops, img_per_s, peak_rss_mb;
+    double load_avg; /* 1-minute system load after the steps (other work skews timings) */
     double split_ms[LT_PROFILE_KIND_COUNT];
 } bench_report;
+
+static double load_avg_1min(void)
+{
+    double load;
+    return getloadavg(&load, 1) == 1 ? load : -1.0;
+}
 
 static double peak_rss_mb(void)
 {
@@ -287,8 +294,10 @@ static void print_text(const bench_report *p, const bench_result *r)
     printf("images/s    %.1f\n", p->img_per_s);
     printf("GFLOP/s     %.1f  (%.4f GFLOP/image forward, %.3f GFLOP/step)\n", p->gflops, p->fwd_flop_per_img / 1e9,
            p->gflop_per_step);
-    printf("peak RSS    %.1f MiB  (step arena %.1f MiB, %zu new blocks while timed)\n", p->peak_rss_mb,
+    printf("peak RSS    %.1f MiB  (step arena %.1f MiB; new arena blocks while timed: %zu)\n", p->peak_rss_mb,
            (double)r->arena.capacity / (1024.0 * 1024.0), r->arena_grows);
+    printf("load        %.2f  (1-minute system load average; above the thread count, timings are skewed)\n",
+           p->load_avg);
     printf("\ntime per step by op kind (mean of the timed steps, %.3f ms):\n", r->mean);
     printf("  %-12s %10s %7s %8s\n", "kind", "ms", "%", "calls");
     for (int k = 0; k < LT_PROFILE_KIND_COUNT; k++)
@@ -303,7 +312,7 @@ static int print_json(const bench_report *p, const bench_result *r)
     for (int k = 0; k < LT_PROFILE_KIND_COUNT; k++)
         json_object_set_new(split, lt_profile_kind_name((lt_profile_kind)k), json_real(p->split_ms[k]));
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:[I,I,I], s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:I, s:f, "
-                          "s:f, s:f, s:o, s:f, s:I}",
+                          "s:f, s:f, s:o, s:f, s:I, s:f}",
                           "workload", p->workload, "mode", p->mode, "backend", p->backend, "blas", p->blas,
                           "threads", p->threads, "batch", (json_int_t)p->batch, "input", (json_int_t)p->input[0],
                           (json_int_t)p->input[1], (json_int_t)p->input[2], "steps", (json_int_t)p->steps, "warmup",
@@ -312,7 +321,7 @@ static int print_json(const bench_report *p, const bench_result *r)
                           "fwd_flop_per_img", (json_int_t)llround(p->fwd_flop_per_img), "gflop_per_step",
                           p->gflop_per_step, "gflops", p->gflops, "peak_rss_mb", p->peak_rss_mb, "split_ms", split,
                           "arena_mb", (double)r->arena.capacity / (1024.0 * 1024.0), "arena_grows_timed",
-                          (json_int_t)r->arena_grows);
+                          (json_int_t)r->arena_grows, "load_avg", p->load_avg);
     char *s = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(o);
     if (!s) return lt_set_error("benchmark: out of memory");
@@ -336,6 +345,7 @@ static int report(lt_trainer *t, const lt_config *cfg, const bench_opts *o, cons
         .input = {lt_preprocess_channels(pp), pp->height, pp->width},
         .fwd_flop_per_img = r->prof.fwd_flops / (double)o->steps / (double)o->batch,
         .peak_rss_mb = peak_rss_mb(),
+        .load_avg = load_avg_1min(),
     };
     p.gflop_per_step = p.fwd_flop_per_img * (double)o->batch * (o->infer ? 1.0 : 3.0) / 1e9;
     p.gflops = r->median > 0 ? p.gflop_per_step / (r->median / 1e3) : 0.0;

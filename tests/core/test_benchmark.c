@@ -121,6 +121,7 @@ static void check_keys(const json_t *j, const char *mode, int64_t batch, int64_t
     ck_assert_int_eq(json_object_size(s), N_KINDS);
     for (int k = 0; k < N_KINDS; k++) ck_assert_msg(split(j, kinds[k]) >= 0.0, "split_ms.%s < 0", kinds[k]);
     ck_assert_int_eq(num(j, "arena_grows_timed"), 0); /* no fresh step memory after warm-up */
+    ck_assert(num(j, "load_avg") >= 0.0);
 }
 
 static bool exists(const char *name)

@@ -232,15 +232,20 @@ static int run_steps(lt_trainer *t, const synth_batch *b, const bench_opts *o, b
     r->arena_grows = r->arena.n_grows - grows;
     lt_set_grad_enabled(grad);
     lt_ctx_use(prev);
-    if (rc) return -1;
-    double sum = 0.0;
-    for (int64_t i = 0; i < o->steps; i++) sum += r->ms[i];
-    r->mean = sum / (double)o->steps;
-    double *sorted = malloc((size_t)o->steps * sizeof *sorted);
+    return rc ? -1 : 0;
+}
+
+/* Mean, median, min and max of the n step times. */
+static int step_statistics(bench_result *r, int64_t steps)
+{
+    const size_t n = (size_t)steps;
+    double *sorted = malloc(n * sizeof *sorted);
     if (!sorted) return lt_set_error("benchmark: out of memory");
-    memcpy(sorted, r->ms, (size_t)o->steps * sizeof *sorted);
-    qsort(sorted, (size_t)o->steps, sizeof *sorted, cmp_double);
-    const size_t n = (size_t)o->steps;
+    memcpy(sorted, r->ms, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, cmp_double);
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) sum += sorted[i];
+    r->mean = sum / (double)n;
     r->median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
     r->min = sorted[0];
     r->max = sorted[n - 1];
@@ -396,7 +401,7 @@ static int benchmark(const bench_args *a, bench_opts *o)
         if (t && synth_new(t, seed, o->batch, !o->infer, &batch) == 0) {
             if (!(r.ms = calloc((size_t)o->steps, sizeof *r.ms)))
                 lt_set_error("benchmark: out of memory");
-            else if (run_steps(t, &batch, o, &r) == 0)
+            else if (run_steps(t, &batch, o, &r) == 0 && step_statistics(&r, o->steps) == 0)
                 rc = report(t, cfg, o, &r, a->json);
         }
     }

@@ -36,9 +36,9 @@ static int parse_count(const char *name, const char *s, bool allow_zero, int64_t
     errno = 0;
     const long long v = strtoll(s, &end, 10);
     if (errno || end == s || *end || v < (allow_zero ? 0 : 1) || v > 1000000000LL) {
-        fprintf(stderr, "ltrain benchmark: %s must be a %s integer, not '%s'\nRun 'ltrain benchmark --help' for usage.\n",
-                name, allow_zero ? "non-negative" : "positive", s);
-        return LT_EXIT_USAGE;
+        char fmt[96];
+        snprintf(fmt, sizeof fmt, "%s must be a %s integer, not '%%s'", name, allow_zero ? "non-negative" : "positive");
+        return lt_cli_usage_error("benchmark", fmt, s);
     }
     *out = v;
     return 0;
@@ -232,15 +232,20 @@ static int run_steps(lt_trainer *t, const synth_batch *b, const bench_opts *o, b
     r->arena_grows = r->arena.n_grows - grows;
     lt_set_grad_enabled(grad);
     lt_ctx_use(prev);
-    if (rc) return -1;
-    double sum = 0.0;
-    for (int64_t i = 0; i < o->steps; i++) sum += r->ms[i];
-    r->mean = sum / (double)o->steps;
-    double *sorted = malloc((size_t)o->steps * sizeof *sorted);
+    return rc ? -1 : 0;
+}
+
+/* Mean, median, min and max of the n step times. */
+static int step_statistics(bench_result *r, int64_t steps)
+{
+    const size_t n = (size_t)steps;
+    double *sorted = malloc(n * sizeof *sorted);
     if (!sorted) return lt_set_error("benchmark: out of memory");
-    memcpy(sorted, r->ms, (size_t)o->steps * sizeof *sorted);
-    qsort(sorted, (size_t)o->steps, sizeof *sorted, cmp_double);
-    const size_t n = (size_t)o->steps;
+    memcpy(sorted, r->ms, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, cmp_double);
+    double sum = 0.0;
+    for (size_t i = 0; i < n; i++) sum += sorted[i];
+    r->mean = sum / (double)n;
     r->median = n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2]);
     r->min = sorted[0];
     r->max = sorted[n - 1];
@@ -256,8 +261,15 @@ typedef struct bench_report {
     int threads;
     int64_t batch, steps, warmup, input[3];
     double fwd_flop_per_img, gflop_per_step, gflops, img_per_s, peak_rss_mb;
+    double load_avg; /* 1-minute system load after the steps (other work skews timings) */
     double split_ms[LT_PROFILE_KIND_COUNT];
 } bench_report;
+
+static double load_avg_1min(void)
+{
+    double load;
+    return getloadavg(&load, 1) == 1 ? load : -1.0;
+}
 
 static double peak_rss_mb(void)
 {
@@ -280,15 +292,17 @@ static void print_text(const bench_report *p, const bench_result *r)
 {
     printf("ltrain benchmark: %s, %s, batch %lld, input %lldx%lldx%lld\n", p->workload, p->mode, (long long)p->batch,
            (long long)p->input[0], (long long)p->input[1], (long long)p->input[2]);
-    printf("backend: conv %s, BLAS %s, %d thread%s; %lld steps timed after %lld warm-up\n", p->backend, p->blas,
-           p->threads, p->threads == 1 ? "" : "s", (long long)p->steps, (long long)p->warmup);
+    printf("backend: conv %s, BLAS %s, %d thread%s; %lld step%s timed after %lld warm-up\n", p->backend, p->blas,
+           p->threads, p->threads == 1 ? "" : "s", (long long)p->steps, p->steps == 1 ? "" : "s", (long long)p->warmup);
     printf("\n");
     printf("ms/step     median %.3f  min %.3f  max %.3f\n", r->median, r->min, r->max);
     printf("images/s    %.1f\n", p->img_per_s);
     printf("GFLOP/s     %.1f  (%.4f GFLOP/image forward, %.3f GFLOP/step)\n", p->gflops, p->fwd_flop_per_img / 1e9,
            p->gflop_per_step);
-    printf("peak RSS    %.1f MiB  (step arena %.1f MiB, %zu new blocks while timed)\n", p->peak_rss_mb,
+    printf("peak RSS    %.1f MiB  (step arena %.1f MiB; new arena blocks while timed: %zu)\n", p->peak_rss_mb,
            (double)r->arena.capacity / (1024.0 * 1024.0), r->arena_grows);
+    printf("load        %.2f  (1-minute system load average; above the thread count, timings are skewed)\n",
+           p->load_avg);
     printf("\ntime per step by op kind (mean of the timed steps, %.3f ms):\n", r->mean);
     printf("  %-12s %10s %7s %8s\n", "kind", "ms", "%", "calls");
     for (int k = 0; k < LT_PROFILE_KIND_COUNT; k++)
@@ -303,7 +317,7 @@ static int print_json(const bench_report *p, const bench_result *r)
     for (int k = 0; k < LT_PROFILE_KIND_COUNT; k++)
         json_object_set_new(split, lt_profile_kind_name((lt_profile_kind)k), json_real(p->split_ms[k]));
     json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i, s:I, s:[I,I,I], s:I, s:I, s:f, s:f, s:f, s:f, s:f, s:I, s:f, "
-                          "s:f, s:f, s:o, s:f, s:I}",
+                          "s:f, s:f, s:o, s:f, s:I, s:f}",
                           "workload", p->workload, "mode", p->mode, "backend", p->backend, "blas", p->blas,
                           "threads", p->threads, "batch", (json_int_t)p->batch, "input", (json_int_t)p->input[0],
                           (json_int_t)p->input[1], (json_int_t)p->input[2], "steps", (json_int_t)p->steps, "warmup",
@@ -312,7 +326,7 @@ static int print_json(const bench_report *p, const bench_result *r)
                           "fwd_flop_per_img", (json_int_t)llround(p->fwd_flop_per_img), "gflop_per_step",
                           p->gflop_per_step, "gflops", p->gflops, "peak_rss_mb", p->peak_rss_mb, "split_ms", split,
                           "arena_mb", (double)r->arena.capacity / (1024.0 * 1024.0), "arena_grows_timed",
-                          (json_int_t)r->arena_grows);
+                          (json_int_t)r->arena_grows, "load_avg", p->load_avg);
     char *s = o ? json_dumps(o, JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10)) : NULL;
     json_decref(o);
     if (!s) return lt_set_error("benchmark: out of memory");
@@ -336,6 +350,7 @@ static int report(lt_trainer *t, const lt_config *cfg, const bench_opts *o, cons
         .input = {lt_preprocess_channels(pp), pp->height, pp->width},
         .fwd_flop_per_img = r->prof.fwd_flops / (double)o->steps / (double)o->batch,
         .peak_rss_mb = peak_rss_mb(),
+        .load_avg = load_avg_1min(),
     };
     p.gflop_per_step = p.fwd_flop_per_img * (double)o->batch * (o->infer ? 1.0 : 3.0) / 1e9;
     p.gflops = r->median > 0 ? p.gflop_per_step / (r->median / 1e3) : 0.0;
@@ -386,7 +401,7 @@ static int benchmark(const bench_args *a, bench_opts *o)
         if (t && synth_new(t, seed, o->batch, !o->infer, &batch) == 0) {
             if (!(r.ms = calloc((size_t)o->steps, sizeof *r.ms)))
                 lt_set_error("benchmark: out of memory");
-            else if (run_steps(t, &batch, o, &r) == 0)
+            else if (run_steps(t, &batch, o, &r) == 0 && step_statistics(&r, o->steps) == 0)
                 rc = report(t, cfg, o, &r, a->json);
         }
     }

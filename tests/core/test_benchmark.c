@@ -121,6 +121,7 @@ static void check_keys(const json_t *j, const char *mode, int64_t batch, int64_t
     ck_assert_int_eq(json_object_size(s), N_KINDS);
     for (int k = 0; k < N_KINDS; k++) ck_assert_msg(split(j, kinds[k]) >= 0.0, "split_ms.%s < 0", kinds[k]);
     ck_assert_int_eq(num(j, "arena_grows_timed"), 0); /* no fresh step memory after warm-up */
+    ck_assert(num(j, "load_avg") >= 0.0);
 }
 
 static bool exists(const char *name)
@@ -160,8 +161,23 @@ START_TEST(test_infer_json)
 }
 END_TEST
 
+/* A segmentation head gets one-hot [B, C, H, W] masks. */
+START_TEST(test_segmentation_train)
+{
+    char args[1024];
+    snprintf(args, sizeof args, "--config '%s/tests/core/benchmark_segmentation.yaml' --steps 1 --warmup 1 --json",
+             LT_SOURCE_ROOT);
+    json_t *j = run_json(args);
+    ck_assert_str_eq(str(j, "workload"), "bench_segmentation");
+    ck_assert_int_eq(num(j, "batch"), 2); /* trainer.batch_size */
+    ck_assert(split(j, "conv") > 0.0 && split(j, "loss") > 0.0 && split(j, "optimizer") > 0.0);
+    json_decref(j);
+}
+END_TEST
+
 /* fwd FLOPs per image equal torch's hook count, at several image sizes and
- * channel counts (so H, W and C all reach the model as the config says). */
+ * channel counts (so H, W and C all reach the model as the config says),
+ * for a classification and a segmentation (transposed conv) model. */
 START_TEST(test_flops_match_torch)
 {
     json_error_t e;
@@ -171,7 +187,8 @@ START_TEST(test_flops_match_torch)
     json_t *c;
     json_array_foreach(json_object_get(fx, "cases"), i, c) {
         char args[1024];
-        int len = snprintf(args, sizeof args, "--config '%s' --steps 1 --warmup 0 --batch 1 --mode infer --json", demo);
+        int len = snprintf(args, sizeof args, "--config '%s/%s' --steps 1 --warmup 0 --batch 1 --mode infer --json",
+                           LT_SOURCE_ROOT, json_string_value(json_object_get(c, "config")));
         size_t k;
         json_t *ov;
         json_array_foreach(json_object_get(c, "overrides"), k, ov)
@@ -184,7 +201,7 @@ START_TEST(test_flops_match_torch)
         ck_assert_msg(json_equal(json_object_get(j, "input"), json_object_get(c, "input")), "%s: input differs", name);
         json_decref(j);
     }
-    ck_assert_int_eq(i, 3);
+    ck_assert_int_eq(i, 5);
     json_decref(fx);
 }
 END_TEST
@@ -253,6 +270,7 @@ int main(void)
     tcase_add_test(tc, test_train_json);
     tcase_add_test(tc, test_infer_json);
     tcase_add_test(tc, test_flops_match_torch);
+    tcase_add_test(tc, test_segmentation_train);
     tcase_add_test(tc, test_text_report);
     tcase_add_test(tc, test_usage_errors);
     suite_add_tcase(s, tc);

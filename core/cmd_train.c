@@ -96,8 +96,8 @@ static void print_resume_hint(int argc, char **argv, lt_trainer *t)
     }
     write_resume_hint(argc, argv, lt_trainer_resume_checkpoint(t), mem);
     fclose(mem);
-    fputs(text, stderr);
     lt_run_log_line(lt_trainer_run_log(t), LT_LOG_WARNING, "%s", text);
+    fputs(text, stderr);
     free(text);
 }
 
@@ -152,8 +152,8 @@ static int run(int argc, char **argv, bool is_test, void (*usage)(FILE *),
         free(found);
     }
     if (rc != LT_EXIT_OK && rc != EXIT_INTERRUPTED) {
-        fprintf(stderr, "ltrain %s: %s\n", argv[0], lt_last_error());
         if (t) lt_run_log_line(lt_trainer_run_log(t), LT_LOG_ERROR, "%s", lt_last_error());
+        fprintf(stderr, "ltrain %s: %s\n", argv[0], lt_last_error());
     }
     lt_trainer_free(t);
     lt_cli_plugins_free(&plugins);

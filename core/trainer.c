@@ -120,6 +120,9 @@ static double now_seconds(void)
 void lt_trainer_log(const lt_trainer *t, lt_log_level level, const char *fmt, ...)
 {
     va_list ap;
+    va_start(ap, fmt); /* the file first: a closed console pipe (SIGPIPE) must not cost the log its line */
+    lt_run_log_vline(t->run_log, level, fmt, ap);
+    va_end(ap);
     if (t->log) {
         if (isatty(fileno(t->log))) fputs("\r\033[K", t->log); /* over the progress bar */
         va_start(ap, fmt);
@@ -128,9 +131,6 @@ void lt_trainer_log(const lt_trainer *t, lt_log_level level, const char *fmt, ..
         fputc('\n', t->log);
         fflush(t->log);
     }
-    va_start(ap, fmt);
-    lt_run_log_vline(t->run_log, level, fmt, ap);
-    va_end(ap);
 }
 
 /* Makes the trainer's context current; returns the previous one. */

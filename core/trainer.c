@@ -602,12 +602,12 @@ static int apply_freezing(lt_trainer *t, int64_t epoch)
         if (f->has_lr_after_unfreeze && t->start_step == 0 &&
             lt_scheduler_rebase_lr(t->sched, group, f->lr_after_unfreeze))
             return -1;
-        if (t->log && f->has_lr_after_unfreeze)
-            fprintf(t->log, "unfreezing node '%s' at epoch %lld, lr %g\n", lt_model_node_identifier(t->model, i),
-                    (long long)epoch + 1, f->lr_after_unfreeze);
-        else if (t->log)
-            fprintf(t->log, "unfreezing node '%s' at epoch %lld\n", lt_model_node_identifier(t->model, i),
-                    (long long)epoch + 1);
+        if (f->has_lr_after_unfreeze)
+            lt_trainer_log(t, LT_LOG_INFO, "unfreezing node '%s' at epoch %lld, lr %g",
+                           lt_model_node_identifier(t->model, i), (long long)epoch + 1, f->lr_after_unfreeze);
+        else
+            lt_trainer_log(t, LT_LOG_INFO, "unfreezing node '%s' at epoch %lld", lt_model_node_identifier(t->model, i),
+                           (long long)epoch + 1);
     }
     return 0;
 }

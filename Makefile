@@ -8,7 +8,7 @@
 # Debian packages the build and tests need (headers + tools).
 DEB_PACKAGES := gcc make pkg-config meson ninja-build check libopenblas-openmp-dev \
                 libyaml-dev libjansson-dev libffi-dev libpng-dev libjpeg62-turbo-dev \
-                libfreetype-dev fonts-dejavu-core
+                libfreetype-dev fonts-dejavu-core libdnnl-dev
 # Only `make fixtures` (regenerating PyTorch reference values) needs these.
 FIXTURE_PACKAGES := python3-torch python3-torchvision python3-numpy python3-sklearn
 

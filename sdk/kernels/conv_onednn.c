@@ -21,8 +21,8 @@
  * OpenMP parallel region the im2col backend runs instead (supports() says
  * no), since a plan made for the team would run on one thread.
  *
- * Geometries oneDNN refuses (or with a negative right padding, which the
- * im2col backend handles) run on the im2col backend. */
+ * Geometries oneDNN refuses (or with a negative right padding), and passes
+ * where it is measurably slower (im2col_faster), run on the im2col backend. */
 #include "backend.h"
 
 #include <oneapi/dnnl/dnnl.h>
@@ -33,6 +33,7 @@
 
 enum { PASS_FORWARD, PASS_BACKWARD_DATA, PASS_BACKWARD_WEIGHT };
 enum { MAX_PORTS = 4, TABLE_SIZE = 256, ALIGN = 64 };
+#define MIN_MACS ((int64_t)1 << 22)
 
 typedef struct plan_key {
     lt_conv_geom geom;
@@ -74,8 +75,14 @@ static pthread_once_t engine_once = PTHREAD_ONCE_INIT;
 static plan *table[TABLE_SIZE];
 static pthread_mutex_t table_lock = PTHREAD_MUTEX_INITIALIZER;
 
+/* LTRAIN_ONEDNN_EVERY_PASS=1: no im2col_faster() shortcuts, so that tests
+ * run every geometry oneDNN accepts through it. */
+static bool every_pass;
+
 static void make_engine(void)
 {
+    const char *env = getenv("LTRAIN_ONEDNN_EVERY_PASS");
+    every_pass = env && strcmp(env, "1") == 0;
     engine_ok = dnnl_engine_create(&engine, dnnl_cpu, 0) == dnnl_success &&
                 dnnl_stream_create(&stream, engine, dnnl_stream_default_flags) == dnnl_success;
 }
@@ -96,8 +103,29 @@ static bool onednn_supports(const lt_conv_geom *g)
 {
     if (omp_in_parallel()) return false;
     if (g->batch <= 0 || g->c_in <= 0 || g->c_out <= 0 || g->h_out <= 0 || g->w_out <= 0) return false;
+    /* few output channels leave the 16-wide blocks mostly empty: U-Net's
+     * 1x1 16->3 head is 5x slower on oneDNN */
+    if (g->c_out < 8) return false;
     return pad_right(g->h_in, g->h_out, g->k_h, g->stride_h, g->pad_h, g->dil_h) >= 0 &&
            pad_right(g->w_in, g->w_out, g->k_w, g->stride_w, g->pad_w, g->dil_w) >= 0;
+}
+
+/* Passes the im2col backend runs faster, measured with bench_ops (ResNet-18
+ * at 64 and 224 px, U-Net; one thread): on small output planes oneDNN's
+ * blocked kernels have too little work per weight block (ResNet-18 layer4
+ * at 2x2: weight gradient 4x slower), and its data gradient for few input
+ * channels (the 3-channel stems) falls back to a slow GEMM path. */
+static bool im2col_faster(const lt_conv_geom *g, int pass)
+{
+    const int64_t plane = g->h_out * g->w_out;
+    const int64_t macs = g->batch * g->c_out * plane * (g->c_in / g->groups) * g->k_h * g->k_w;
+    if (every_pass) return false;
+    /* a tiny conv gains less than making its plan costs (JIT compilation) */
+    if (macs < MIN_MACS) return true;
+    if (pass == PASS_FORWARD) return plane < 16;
+    if (pass == PASS_BACKWARD_DATA)
+        return g->c_in / g->groups < 16 || plane < 16 || (plane < 64 && (g->stride_h > 1 || g->stride_w > 1));
+    return plane < 100;
 }
 
 /* ---------------- plan creation ---------------- */
@@ -355,7 +383,7 @@ static int onednn_forward(const char *op, const lt_conv_geom *g, const float *x,
                           float *y, bool accumulate)
 {
     if (g->batch == 0) return 0;
-    plan *pl = plan_for(g, PASS_FORWARD, accumulate, bias != NULL);
+    plan *pl = im2col_faster(g, PASS_FORWARD) ? NULL : plan_for(g, PASS_FORWARD, accumulate, bias != NULL);
     if (!pl) return lt__conv_backend_im2col.forward(op, g, x, w, bias, y, accumulate);
     void *const buffers[] = {(void *)x, (void *)w, bias ? (void *)bias : y, y};
     void *const no_bias[] = {(void *)x, (void *)w, y};
@@ -366,7 +394,7 @@ static int onednn_backward_data(const char *op, const lt_conv_geom *g, const flo
                                 bool accumulate)
 {
     if (g->batch == 0) return 0;
-    plan *pl = plan_for(g, PASS_BACKWARD_DATA, accumulate, false);
+    plan *pl = im2col_faster(g, PASS_BACKWARD_DATA) ? NULL : plan_for(g, PASS_BACKWARD_DATA, accumulate, false);
     if (!pl) return lt__conv_backend_im2col.backward_data(op, g, dy, w, dx, accumulate);
     void *const buffers[] = {(void *)dy, (void *)w, dx};
     return run_plan(op, pl, buffers);
@@ -376,12 +404,9 @@ static int onednn_backward_weight(const char *op, const lt_conv_geom *g, const f
                                   float *db)
 {
     if (g->batch == 0) return 0;
-    if (!dw) { /* bias only: no convolution to run */
-        if (db) lt__conv_bias_grad(dy, g->batch, g->c_out, g->h_out * g->w_out, db);
-        return 0;
-    }
-    plan *pl = plan_for(g, PASS_BACKWARD_WEIGHT, true, db != NULL);
-    if (!pl) return lt__conv_backend_im2col.backward_weight(op, g, x, dy, dw, db);
+    plan *pl = !dw || im2col_faster(g, PASS_BACKWARD_WEIGHT) ? NULL
+                                                             : plan_for(g, PASS_BACKWARD_WEIGHT, true, db != NULL);
+    if (!pl) /* also for db alone: no convolution to run */ return lt__conv_backend_im2col.backward_weight(op, g, x, dy, dw, db);
     void *const buffers[] = {(void *)x, (void *)dy, dw, db};
     return run_plan(op, pl, buffers);
 }

@@ -295,9 +295,9 @@ START_TEST(test_backend_paths)
         {"t_phased_outpad", true, 2, 4, 17, 19, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, false},
         /* ResNet-like channel counts: the oneDNN backend's blocked JIT kernels
          * (several threads reducing one weight gradient) */
-        {"blocked_64ch", false, 16, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1, true},
-        {"blocked_s2_odd_ch", false, 8, 48, 9, 9, 40, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 1, true},
-        {"t_blocked_up", true, 4, 64, 8, 8, 32, 2, 2, 2, 2, 0, 0, 1, 1, 0, 0, 1, true},
+        {"blocked_64ch", false, 8, 64, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1, true},
+        {"blocked_s2_odd_ch", false, 4, 48, 21, 21, 40, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 1, true},
+        {"t_blocked_up", true, 4, 64, 12, 12, 32, 2, 2, 2, 2, 0, 0, 1, 1, 0, 0, 1, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_against_reference(&cases[i]);
 }

@@ -74,8 +74,9 @@ demo: build
 demo-sdk: build
 	./$(BUILD)/examples/demo_cnn
 
+# Conv backends side by side (im2col vs oneDNN) on the layers of three nets.
 bench: build
-	./$(BUILD)/bench/bench_ops
+	for net in resnet18-64 resnet18-224 unet; do ./$(BUILD)/bench/bench_ops --net $$net || exit 1; done
 
 fixtures:
 	$(call ensure_packages,$(FIXTURE_PACKAGES))

@@ -8,7 +8,7 @@
 # Debian packages the build and tests need (headers + tools).
 DEB_PACKAGES := gcc make pkg-config meson ninja-build check libopenblas-openmp-dev \
                 libyaml-dev libjansson-dev libffi-dev libpng-dev libjpeg62-turbo-dev \
-                libfreetype-dev fonts-dejavu-core
+                libfreetype-dev fonts-dejavu-core libdnnl-dev
 # Only `make fixtures` (regenerating PyTorch reference values) needs these.
 FIXTURE_PACKAGES := python3-torch python3-torchvision python3-numpy python3-sklearn
 
@@ -74,8 +74,9 @@ demo: build
 demo-sdk: build
 	./$(BUILD)/examples/demo_cnn
 
+# Conv backends side by side (im2col vs oneDNN) on the layers of three nets.
 bench: build
-	./$(BUILD)/bench/bench_ops
+	for net in resnet18-64 resnet18-224 unet; do ./$(BUILD)/bench/bench_ops --net $$net || exit 1; done
 
 # ltrain against PyTorch on the five reference workloads (bench/compare_torch.py;
 # needs python3-torch, python3-torchvision and ../shared/bench/torch_train_bench.py).

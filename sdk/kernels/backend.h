@@ -69,6 +69,10 @@ typedef struct lt_conv_backend {
 
 /* The portable default. */
 extern const lt_conv_backend lt__conv_backend_im2col;
+#ifdef LTRAIN_HAVE_ONEDNN
+/* oneDNN direct convolutions (kernels/conv_onednn.c; meson option onednn). */
+extern const lt_conv_backend lt__conv_backend_onednn;
+#endif
 
 /* The backend to run geometry g: the preferred one if it supports g, else
  * the portable default. */

@@ -1092,6 +1092,9 @@ const lt_conv_backend lt__conv_backend_im2col = {
 
 /* In order of preference; the last entry must handle everything. */
 static const lt_conv_backend *const conv_backends[] = {
+#ifdef LTRAIN_HAVE_ONEDNN
+    &lt__conv_backend_onednn,
+#endif
     &lt__conv_backend_im2col,
 };
 

@@ -1,7 +1,9 @@
 /* conv2d and conv_transpose2d: PyTorch fixtures, finite differences, and a
  * double-precision direct reference on shapes big enough to take every path
  * of the im2col backend (per-thread chunks, batched small planes, pointwise,
- * grouped, depthwise), plus determinism. */
+ * grouped, depthwise) and the oneDNN one (blocked channels), plus
+ * determinism. Runs on the preferred backend; meson runs it again with
+ * LTRAIN_CONV_BACKEND=im2col when oneDNN is built. */
 #include "fixture.h"
 
 #include <check.h>
@@ -291,6 +293,11 @@ START_TEST(test_backend_paths)
         {"t_phased", true, 2, 6, 20, 18, 4, 4, 4, 2, 2, 1, 1, 1, 1, 0, 0, 1, true},
         {"t_batch_inner", true, 18, 16, 4, 4, 8, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 1, true},
         {"t_phased_outpad", true, 2, 4, 17, 19, 6, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1, 2, false},
+        /* ResNet-like channel counts: the oneDNN backend's blocked JIT kernels
+         * (several threads reducing one weight gradient) */
+        {"blocked_64ch", false, 8, 64, 16, 16, 64, 3, 3, 1, 1, 1, 1, 1, 1, 0, 0, 1, true},
+        {"blocked_s2_odd_ch", false, 4, 48, 21, 21, 40, 3, 3, 2, 2, 1, 1, 1, 1, 0, 0, 1, true},
+        {"t_blocked_up", true, 4, 64, 12, 12, 32, 2, 2, 2, 2, 0, 0, 1, 1, 0, 0, 1, true},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) check_against_reference(&cases[i]);
 }

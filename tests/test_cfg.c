@@ -1,6 +1,7 @@
 /* Config trees and YAML: building, typed reads under YAML 1.2's core schema,
  * every error message, marks, anchors, used-key tracking, clone/free and
  * the writer's round trip (parse -> to_yaml -> parse gives the same tree). */
+#include "fixture.h"
 #include <ltrain/cfg.h>
 
 #include <check.h>
@@ -903,9 +904,5 @@ int main(void)
     tcase_add_test(tc, test_to_yaml_rejects_bad_utf8);
     tcase_add_test(tc, test_round_trip_random_trees);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return fx_run_suite(s);
 }

@@ -2,6 +2,7 @@
  * forward FLOPs of the demo model against torch's count
  * (tests/fixtures/benchmark_flops.json from tests/reference/benchmark_flops.py),
  * infer mode, the text report and command-line errors. No timing assertions. */
+#include "fixture.h"
 #include <check.h>
 #include <jansson.h>
 #include <math.h>
@@ -274,9 +275,5 @@ int main(void)
     tcase_add_test(tc, test_text_report);
     tcase_add_test(tc, test_usage_errors);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fx_run_suite(s);
 }

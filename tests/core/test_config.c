@@ -2,6 +2,7 @@
  * kind with its exact message, --verbose defaults, overrides of every
  * form, predefined model expansion, the reference's validators, the
  * shipped configs, and save/reload identity. */
+#include "fixture.h"
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -658,9 +659,5 @@ int main(void)
     tcase_add_test(tc, test_save_reload_identity);
     tcase_add_test(tc, test_shipped_configs);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return fx_run_suite(s);
 }

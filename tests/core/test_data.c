@@ -4,6 +4,7 @@
  * geometry on tiny images with the labels following, preprocessing config
  * errors, and the batcher's order and bits with 0, 1 and 3 workers. */
 #define _POSIX_C_SOURCE 200809L
+#include "fixture.h"
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -1052,9 +1053,5 @@ int main(void)
     tcase_add_test(tc, test_batcher_order_and_limits);
     tcase_add_test(tc, test_batcher_error);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return fx_run_suite(s);
 }

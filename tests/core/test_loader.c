@@ -2,6 +2,7 @@
  * message naming the file, the symbol or descriptor and the reason, while
  * the others load; search-path precedence; shadowing. The test plugins are
  * built by tests/plugins/loader/meson.build. */
+#include "fixture.h"
 #include <check.h>
 #include <dirent.h>
 #include <dlfcn.h>
@@ -496,9 +497,5 @@ int main(void)
     tcase_add_test(order, test_user_dir_under_home);
     tcase_add_test(order, test_build_tree_dir);
     suite_add_tcase(s, order);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return fx_run_suite(s);
 }

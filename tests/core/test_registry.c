@@ -1,4 +1,5 @@
 /* Registry: order, lookup by kind and name, duplicates, did-you-mean. */
+#include "fixture.h"
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
@@ -173,9 +174,5 @@ int main(void)
     tcase_add_test(tc, test_edit_distance);
     tcase_add_test(tc, test_many_entries);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return fx_run_suite(s);
 }

@@ -1,6 +1,7 @@
 /* Tasks: the predefined table, `extends` resolution (chains, cycles,
  * unknown bases), label merging, and the seed's DistanceEstimation task
  * loaded from a test plugin. */
+#include "fixture.h"
 #include <check.h>
 #include <string.h>
 
@@ -252,9 +253,5 @@ int main(void)
     tcase_add_test(tc, test_extends_cycles_and_unknown_bases);
     tcase_add_test(tc, test_too_many_labels);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? 1 : 0;
+    return fx_run_suite(s);
 }

@@ -627,9 +627,5 @@ int main(void)
     tcase_add_test(tc, test_interrupt_and_resume);
     tcase_add_test(tc, test_sigint_stops_cleanly);
     suite_add_tcase(s, tc);
-    SRunner *sr = srunner_create(s);
-    srunner_run_all(sr, CK_NORMAL);
-    const int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+    return fx_run_suite(s);
 }

@@ -173,7 +173,8 @@ static void bn_backward(lt_node *node)
 {
     lt_tensor *x = node->inputs[0], *w = node->inputs[1], *b = node->inputs[2];
     const bn_saved *s = node->saved;
-    float *gx = lt__grad(x), *gw = lt__grad(w), *gb = lt__grad(b);
+    bool fresh;
+    float *gx = lt__grad_begin(x, &fresh), *gw = lt__grad(w), *gb = lt__grad(b);
     if (!gx && !gw && !gb) return;
     const float *dy = node->out->grad, *xs = lt_f32(x);
     const int64_t c_n = x->shape[1], n_n = x->shape[0], inner = lt__numel(x->ndim - 2, x->shape + 2);
@@ -199,8 +200,13 @@ static void bn_backward(lt_node *node)
                 const int64_t off = (n * c_n + c) * inner;
                 const float *xr = xs + off, *dr = dy + off;
                 float *gr = gx + off;
-                if (s->training)
+                /* A fresh gradient is stored into rather than added to. */
+                if (s->training && fresh)
+                    for (int64_t i = 0; i < inner; i++) gr[i] = (dr[i] - dy_mean - (xr[i] - mean) * k) * scale;
+                else if (s->training)
                     for (int64_t i = 0; i < inner; i++) gr[i] += (dr[i] - dy_mean - (xr[i] - mean) * k) * scale;
+                else if (fresh)
+                    for (int64_t i = 0; i < inner; i++) gr[i] = dr[i] * scale;
                 else
                     for (int64_t i = 0; i < inner; i++) gr[i] += dr[i] * scale;
             }

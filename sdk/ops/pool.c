@@ -283,7 +283,8 @@ static void max_pool_forward(const float *x, float *y, int32_t *argmax, const po
 static void max_pool_backward(lt_node *node)
 {
     lt_tensor *x = node->inputs[0];
-    float *gi = lt__grad(x);
+    bool fresh;
+    float *gi = lt__grad_begin(x, &fresh);
     if (!gi) return;
     const max_saved *s = node->saved;
     const pool_geom *g = &s->g;
@@ -294,6 +295,9 @@ static void max_pool_backward(lt_node *node)
         float *gip = gi + p * in_plane;
         const float *gop = go + p * out_plane;
         const int32_t *am = s->argmax + p * out_plane;
+        /* A fresh buffer is zeroed plane by plane here, where the scatter
+         * finds it in cache, instead of in a separate pass. */
+        if (fresh) memset(gip, 0, sizeof(float) * (size_t)in_plane);
         for (int64_t k = 0; k < out_plane; k++)
             if (am[k] >= 0) gip[am[k]] += gop[k];
     }
@@ -556,21 +560,27 @@ static void adaptive_avg_forward(const float *x, float *y, const pool_geom *g)
 static void adaptive_avg_backward(lt_node *node)
 {
     lt_tensor *x = node->inputs[0];
-    float *gi = lt__grad(x);
-    if (!gi) return;
     const pool_geom *g = node->saved;
     const float *go = node->out->grad;
     const int64_t in_plane = g->ih * g->iw, out_plane = g->oh * g->ow;
-    if (out_plane == 1) {
+    if (out_plane == 1) { /* every input element gets its plane's share: store when fresh */
+        bool fresh;
+        float *gi = lt__grad_begin(x, &fresh);
+        if (!gi) return;
         const float count = (float)in_plane;
 #pragma omp parallel for schedule(static) if (g->planes * in_plane > LT_PAR_MIN)
         for (int64_t p = 0; p < g->planes; p++) {
             const float d = go[p] / count;
             float *gip = gi + p * in_plane;
-            for (int64_t i = 0; i < in_plane; i++) gip[i] += d;
+            if (fresh)
+                for (int64_t i = 0; i < in_plane; i++) gip[i] = d;
+            else
+                for (int64_t i = 0; i < in_plane; i++) gip[i] += d;
         }
         return;
     }
+    float *gi = lt__grad(x);
+    if (!gi) return;
 #pragma omp parallel for schedule(static) if (g->planes * in_plane > LT_PAR_MIN)
     for (int64_t p = 0; p < g->planes; p++) {
         float *gip = gi + p * in_plane;

@@ -190,6 +190,11 @@ static void run_case(const bench_case *bc, lt_ctx *ctx)
             b = now_us() - t1;
         }
         if (r >= 0) fwd[r] = f, bwd[r] = b;
+        if (getenv("BENCH_ARENA")) {
+            lt_arena_stats st = lt_ctx_arena_stats(ctx);
+            fprintf(stderr, "rep %d: used %zu high %zu cap %zu blocks %zu grows %zu\n", r, st.used, st.high_water,
+                    st.capacity, st.n_blocks, st.n_grows);
+        }
     }
     printf("%-8s %-17s [%lld,%lld,%lld,%lld]%*s fwd %9.1f us  bwd %9.1f us\n", bc->workload, KIND_NAMES[bc->kind],
            (long long)bc->shape[0], (long long)bc->shape[1], (long long)bc->shape[2], (long long)bc->shape[3], 2, "",

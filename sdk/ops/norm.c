@@ -116,25 +116,44 @@ static bool bn_validate(const lt_tensor *x, const lt_tensor *rm, const lt_tensor
     return true;
 }
 
-/* Batch statistics per channel; updates the running stats in place when given. */
-static void bn_batch_stats(const lt_tensor *x, const bn_geom *g, float eps, float momentum, lt_tensor *rm,
-                           lt_tensor *rv, float *mean_out, float *invstd_out)
+/* alpha = invstd * w, beta = b - mean * alpha: y = x * alpha + beta. */
+static void bn_coefs(int64_t c, const float *mean, const float *invstd, const lt_tensor *w, const lt_tensor *b,
+                     float *alpha, float *beta)
+{
+    double a = (double)invstd[c] * (w ? (double)lt_f32(w)[c] : 1.0);
+    alpha[c] = (float)a;
+    beta[c] = (float)((b ? (double)lt_f32(b)[c] : 0.0) - (double)mean[c] * a);
+}
+
+/* Training forward in one sweep over the channels: batch statistics, the
+ * running stats update (in place, when given) and y, each channel's output
+ * written while its input is still in cache from the statistics passes. */
+static void bn_batch_forward(const lt_tensor *x, const bn_geom *g, float eps, float momentum, lt_tensor *rm,
+                             lt_tensor *rv, const lt_tensor *w, const lt_tensor *b, float *mean_out,
+                             float *invstd_out, float *alpha, float *beta, float *ys)
 {
     const float *xs = lt_f32(x);
-    const int64_t count = g->n * g->inner, c_n = g->c;
+    const int64_t count = g->n * g->inner, c_n = g->c, inner = g->inner;
     float *rms = rm ? lt_f32(rm) : NULL, *rvs = rv ? lt_f32(rv) : NULL;
     const double m = momentum;
 #pragma omp parallel for schedule(static) if (x->numel > LT_PAR_MIN)
     for (int64_t c = 0; c < c_n; c++) {
         double sum = 0.0;
-        for (int64_t n = 0; n < g->n; n++) sum += row_sum(xs + (n * c_n + c) * g->inner, g->inner);
+        for (int64_t n = 0; n < g->n; n++) sum += row_sum(xs + (n * c_n + c) * inner, inner);
         const double mean = sum / (double)count;
         double sq = 0.0;
-        for (int64_t n = 0; n < g->n; n++) sq += row_sq_dev(xs + (n * c_n + c) * g->inner, g->inner, mean);
+        for (int64_t n = 0; n < g->n; n++) sq += row_sq_dev(xs + (n * c_n + c) * inner, inner, mean);
         mean_out[c] = (float)mean;
         invstd_out[c] = (float)(1.0 / sqrt(sq / (double)count + (double)eps));
         if (rms) rms[c] = (float)(m * mean + (1.0 - m) * (double)rms[c]);
         if (rvs) rvs[c] = (float)(m * (sq / (double)(count - 1)) + (1.0 - m) * (double)rvs[c]);
+        bn_coefs(c, mean_out, invstd_out, w, b, alpha, beta);
+        const float a = alpha[c], bb = beta[c];
+        for (int64_t n = 0; n < g->n; n++) {
+            const float *xr = xs + (n * c_n + c) * inner;
+            float *yr = ys + (n * c_n + c) * inner;
+            for (int64_t i = 0; i < inner; i++) yr[i] = xr[i] * a + bb;
+        }
     }
     if (rm) rm->version++;
     if (rv) rv->version++;
@@ -153,11 +172,7 @@ static void bn_running_stats(const lt_tensor *rm, const lt_tensor *rv, int64_t c
 static void bn_apply(const lt_tensor *x, const bn_geom *g, const float *mean, const float *invstd,
                      const lt_tensor *w, const lt_tensor *b, float *alpha, float *beta, float *ys)
 {
-    for (int64_t c = 0; c < g->c; c++) {
-        double a = (double)invstd[c] * (w ? (double)lt_f32(w)[c] : 1.0);
-        alpha[c] = (float)a;
-        beta[c] = (float)((b ? (double)lt_f32(b)[c] : 0.0) - (double)mean[c] * a);
-    }
+    for (int64_t c = 0; c < g->c; c++) bn_coefs(c, mean, invstd, w, b, alpha, beta);
     const float *xs = lt_f32(x);
     const int64_t planes = g->n * g->c, inner = g->inner, c_n = g->c;
 #pragma omp parallel for schedule(static) if (x->numel > LT_PAR_MIN)
@@ -231,11 +246,13 @@ lt_tensor *lt_batch_norm(lt_tensor *x, lt_tensor *running_mean, lt_tensor *runni
 
     if (x->numel == 0) /* as PyTorch: empty output, running stats untouched */
         for (int64_t c = 0; c < g.c; c++) mean[c] = 0.0f, invstd[c] = 0.0f;
-    else if (training)
-        bn_batch_stats(x, &g, eps, momentum, running_mean, running_var, mean, invstd);
-    else
-        bn_running_stats(running_mean, running_var, g.c, eps, mean, invstd);
-    bn_apply(x, &g, mean, invstd, weight, bias, alpha, beta, lt_f32(out));
+    if (training && x->numel > 0) {
+        bn_batch_forward(x, &g, eps, momentum, running_mean, running_var, weight, bias, mean, invstd, alpha, beta,
+                         lt_f32(out));
+    } else {
+        if (x->numel > 0) bn_running_stats(running_mean, running_var, g.c, eps, mean, invstd);
+        bn_apply(x, &g, mean, invstd, weight, bias, alpha, beta, lt_f32(out));
+    }
 
     lt_tensor *inputs[3] = {x, weight, bias};
     if (lt__wants_grad(3, inputs)) {

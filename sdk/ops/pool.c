@@ -194,6 +194,31 @@ static void max_window(const float *x, const pool_geom *g, int64_t h0, int64_t h
     if (idx) *idx = (h0 < h1 && w0 < w1) ? (int32_t)bi : -1;
 }
 
+/* Outputs [lo, hi) of one row whose kh x kw windows (dilation 1) lie
+ * inside the input: x points at the window of output 0's first tap, base is
+ * that tap's index in the plane. PyTorch's order: rows, then taps; a value
+ * wins when greater or NaN. The loop over outputs vectorises. */
+static ALWAYS_INLINE void max_full_windows(const float *restrict x, int64_t iw, float *restrict y,
+                                           int32_t *restrict idx, int32_t base, int64_t lo, int64_t hi, const int kh,
+                                           const int kw, const int sw)
+{
+#pragma omp simd
+    for (int64_t ow = lo; ow < hi; ow++) {
+        const float *w = x + ow * sw;
+        float best = w[0];
+        int32_t bi = 0;
+        for (int r = 0; r < kh; r++)
+            for (int j = 0; j < kw; j++) {
+                const float v = w[r * iw + j];
+                const bool take = v > best || v != v;
+                best = take ? v : best;
+                bi = take ? (int32_t)(r * iw + j) : bi;
+            }
+        y[ow] = best;
+        if (idx) idx[ow] = base + (int32_t)ow * sw + bi;
+    }
+}
+
 /* Output row oh of one plane. kw/sw/dw are compile-time constants in the
  * fast-path instantiations. The interior starts from the window's first tap,
  * which is what PyTorch's "-inf, first index" start turns into. */
@@ -214,6 +239,15 @@ static ALWAYS_INLINE void max_pool_row(const float *restrict x, float *restrict 
         return;
     }
     const int64_t iw = g->iw, pw = g->pw;
+    if (kw == g->kw && dw == 1 && g->dh == 1 && h1 - h0 == g->kh && (g->kh == 2 || g->kh == 3)) {
+        /* Full windows of a constant-tap instantiation: each output keeps its
+         * running max in registers through all taps (same tap order). */
+        if (g->kh == 2)
+            max_full_windows(x + h0 * iw - pw, iw, y, idx, (int32_t)(h0 * iw - pw), lo, hi, 2, kw, sw);
+        else
+            max_full_windows(x + h0 * iw - pw, iw, y, idx, (int32_t)(h0 * iw - pw), lo, hi, 3, kw, sw);
+        return;
+    }
     for (int64_t ih = h0; ih < h1; ih += g->dh) {
         const float *restrict row = x + ih * iw;
         for (int j = 0; j < kw; j++) {

@@ -219,6 +219,50 @@ static ALWAYS_INLINE void max_full_windows(const float *restrict x, int64_t iw, 
     }
 }
 
+#if defined(__AVX512F__)
+#include <immintrin.h>
+/* max_full_windows for stride 2 with AVX-512: 16 outputs per step, the
+ * tail masked (a scalar tail costs more than the vector body on short rows),
+ * same taps in the same order, same NaN rule. Masked loads never touch
+ * elements past the last window. */
+static ALWAYS_INLINE void max_full_windows_s2_avx512(const float *x, int64_t iw, float *y, int32_t *idx,
+                                                     int32_t base, int64_t lo, int64_t hi, const int kh,
+                                                     const int kw)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i lane2 = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (int64_t ow = lo; ow < hi; ow += 16) {
+        const int64_t m = hi - ow < 16 ? hi - ow : 16;
+        const int64_t span = 2 * m - 1; /* inputs a tap reads for m outputs */
+        const __mmask16 mlo = (__mmask16)(span >= 16 ? 0xFFFF : (1u << span) - 1);
+        const __mmask16 mhi = (__mmask16)(span > 16 ? (1u << (span - 16)) - 1 : 0);
+        const __mmask16 mout = (__mmask16)((1u << m) - 1);
+        const float *w = x + 2 * ow;
+        __m512 best = _mm512_setzero_ps();
+        __m512i bi = _mm512_setzero_si512();
+        for (int r = 0; r < kh; r++)
+            for (int j = 0; j < kw; j++) {
+                const float *p = w + r * iw + j;
+                const __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(mlo, p), even,
+                                                        _mm512_maskz_loadu_ps(mhi, p + 16));
+                if (r == 0 && j == 0) {
+                    best = v;
+                    continue;
+                }
+                const __mmask16 take =
+                    _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                best = _mm512_mask_mov_ps(best, take, v);
+                bi = _mm512_mask_mov_epi32(bi, take, _mm512_set1_epi32((int32_t)(r * iw + j)));
+            }
+        _mm512_mask_storeu_ps(y + ow, mout, best);
+        if (idx) {
+            const __m512i at = _mm512_add_epi32(_mm512_set1_epi32(base + (int32_t)ow * 2), lane2);
+            _mm512_mask_storeu_epi32(idx + ow, mout, _mm512_add_epi32(at, bi));
+        }
+    }
+}
+#endif
+
 /* Output row oh of one plane. kw/sw/dw are compile-time constants in the
  * fast-path instantiations. The interior starts from the window's first tap,
  * which is what PyTorch's "-inf, first index" start turns into. */
@@ -242,6 +286,13 @@ static ALWAYS_INLINE void max_pool_row(const float *restrict x, float *restrict 
     if (kw == g->kw && dw == 1 && g->dh == 1 && h1 - h0 == g->kh && (g->kh == 2 || g->kh == 3)) {
         /* Full windows of a constant-tap instantiation: each output keeps its
          * running max in registers through all taps (same tap order). */
+#if defined(__AVX512F__)
+        if (sw == 2 && g->kh == 2)
+            max_full_windows_s2_avx512(x + h0 * iw - pw, iw, y, idx, (int32_t)(h0 * iw - pw), lo, hi, 2, kw);
+        else if (sw == 2)
+            max_full_windows_s2_avx512(x + h0 * iw - pw, iw, y, idx, (int32_t)(h0 * iw - pw), lo, hi, 3, kw);
+        else
+#endif
         if (g->kh == 2)
             max_full_windows(x + h0 * iw - pw, iw, y, idx, (int32_t)(h0 * iw - pw), lo, hi, 2, kw, sw);
         else

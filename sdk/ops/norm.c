@@ -18,9 +18,17 @@
  * float accumulation (centred values, so no large offset to lose bits to). */
 #define ROW_BLOCK 256
 
+/* Rows shorter than a vector (late ResNet layers: 2x2 planes) skip the
+ * vector loop's set-up and tail, which cost more than the work there. */
+#define ROW_SHORT 16
+
 static double row_sum(const float *x, int64_t n)
 {
     double s = 0.0;
+    if (n < ROW_SHORT) {
+        for (int64_t i = 0; i < n; i++) s += (double)x[i];
+        return s;
+    }
 #pragma omp simd reduction(+ : s)
     for (int64_t i = 0; i < n; i++) s += (double)x[i];
     return s;
@@ -29,6 +37,10 @@ static double row_sum(const float *x, int64_t n)
 static double row_sq_dev(const float *x, int64_t n, double mean)
 {
     double s = 0.0;
+    if (n < ROW_SHORT) {
+        for (int64_t i = 0; i < n; i++) s += ((double)x[i] - mean) * ((double)x[i] - mean);
+        return s;
+    }
 #pragma omp simd reduction(+ : s)
     for (int64_t i = 0; i < n; i++) {
         double d = (double)x[i] - mean;
@@ -41,6 +53,15 @@ static double row_sq_dev(const float *x, int64_t n, double mean)
 static void row_grad_sums(const float *x, const float *dy, int64_t n, float mean, double *sum_dy, double *dot)
 {
     double s = 0.0, d = 0.0;
+    if (n < ROW_SHORT) {
+        for (int64_t i = 0; i < n; i++) {
+            s += (double)dy[i];
+            d += (double)((x[i] - mean) * dy[i]);
+        }
+        *sum_dy += s;
+        *dot += d;
+        return;
+    }
     for (int64_t b = 0; b < n; b += ROW_BLOCK) {
         const int64_t e = n - b < ROW_BLOCK ? n : b + ROW_BLOCK;
         float ps = 0.0f, pd = 0.0f;

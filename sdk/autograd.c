@@ -44,6 +44,24 @@ float *lt__grad(lt_tensor *t)
     return t->grad;
 }
 
+float *lt__grad_begin(lt_tensor *t, bool *fresh)
+{
+    *fresh = false;
+    if (!t || !lt_requires_grad(t)) return NULL;
+    if (!t->grad) {
+        t->grad = lt__alloc("backward", (size_t)t->numel * sizeof(float));
+        *fresh = t->grad != NULL;
+    }
+    return t->grad;
+}
+
+bool lt__grad_share(lt_tensor *t, float *g)
+{
+    if (!t || !lt_requires_grad(t) || t->grad || (t->flags & LT_OWNED)) return false;
+    t->grad = g;
+    return true;
+}
+
 static int run_backward(const char *what, lt_tensor *out, const float *seed, float seed_scalar)
 {
     lt_ctx *ctx = lt__ctx(what);

@@ -7,7 +7,9 @@
  *   4. if (lt__wants_grad(n, inputs)) { node = lt__record(...); save what
  *      backward needs in node->saved (arena memory, lives for the step) };
  *   5. backward(node): g = node->out->grad; for each input that requires grad,
- *      gi = lt__grad(input) (zeroed on first use) and accumulate gi += ...
+ *      gi = lt__grad(input) (zeroed on first use) and accumulate gi += ...;
+ *      an op that writes every element uses lt__grad_begin() and stores
+ *      (gi = ...) when the buffer is fresh, which saves a zeroing pass.
  */
 #ifndef LTRAIN_SDK_INTERNAL_H
 #define LTRAIN_SDK_INTERNAL_H
@@ -136,6 +138,15 @@ lt_node *lt__record(lt_tensor *out, lt_op op, lt_backward_fn backward, int n, lt
 /* Gradient buffer of t (allocated zeroed on first use), or NULL when t
  * does not require grad. Only valid during backward. */
 float *lt__grad(lt_tensor *t);
+/* Gradient buffer of t for a backward that writes every element of it:
+ * *fresh is true when t had no gradient yet, and the buffer is then
+ * uninitialised, so the op stores (=) instead of accumulating (+=) and saves
+ * the zeroing pass and a read. NULL when t does not require grad. */
+float *lt__grad_begin(lt_tensor *t, bool *fresh);
+/* Makes t's gradient the buffer g of the same numel when t has none yet
+ * (true), so a backward that would copy g passes it on instead. Only for a
+ * single consumer of g: g must not be written afterwards by anyone else. */
+bool lt__grad_share(lt_tensor *t, float *g);
 
 /* ---- broadcasting ---- */
 /* Broadcast shape of a and b into out (returns false + error if incompatible). */

@@ -47,6 +47,24 @@ START_TEST(test_diamond)
 END_TEST
 
 /* Leaf gradients accumulate across steps until zeroed. */
+/* Backward stores into a fresh gradient buffer and passes buffers on (add,
+ * views); later contributions must still add: a + a, a's view through a
+ * relu, and a concat of a with itself all reach a. */
+START_TEST(test_fresh_gradient_buffers)
+{
+    const float v[6] = {-1.0f, 0.5f, 2.0f, -0.25f, 3.0f, -4.0f};
+    lt_tensor *x = leaf(6, v);
+    lt_tensor *a = lt_mul_scalar(x, 1.0f);
+    lt_tensor *twice = lt_sum(lt_add(a, a), NULL, 0, false);
+    lt_tensor *rect = lt_sum(lt_relu(lt_reshape(a, 2, (int64_t[]){2, 3})), NULL, 0, false);
+    lt_tensor *cat = lt_sum(lt_concat((lt_tensor *[]){a, a}, 2, 0), NULL, 0, false);
+    lt_tensor *loss = lt_add(lt_add(twice, rect), cat);
+    ck_assert_int_eq(lt_backward(loss), 0);
+    for (int i = 0; i < 6; i++) ck_assert_float_eq(x->grad[i], 4.0f + (v[i] > 0.0f ? 1.0f : 0.0f));
+    lt_tensor_free(x);
+}
+END_TEST
+
 START_TEST(test_accumulate_and_zero)
 {
     const float v[2] = {2.0f, -3.0f};
@@ -140,6 +158,7 @@ int main(void)
     TCase *tc = tcase_create("autograd");
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_add_test(tc, test_diamond);
+    tcase_add_test(tc, test_fresh_gradient_buffers);
     tcase_add_test(tc, test_accumulate_and_zero);
     tcase_add_test(tc, test_detach_and_no_grad);
     tcase_add_test(tc, test_view_gradient);

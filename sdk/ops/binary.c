@@ -368,9 +368,20 @@ static void binary_backward(lt_node *node)
     const binary_kind *kind = kind_of(node->op);
     lt_tensor *a = node->inputs[0], *b = node->inputs[1];
     const float *g = node->out->grad, *z = lt_f32(node->out);
-    for (int k = 0; k < 2; k++) {
+    int k = 0;
+    if (node->op == LT_OP_ADD && p->numel == node->out->numel && a->numel == p->numel && a != b &&
+        lt__grad_share(a, (float *)g))
+        k = 1; /* a's gradient is g itself (the residual connection's case) */
+    for (; k < 2; k++) {
         lt_tensor *in = node->inputs[k];
-        float *gi = lt__grad(in);
+        bool fresh;
+        float *gi = lt__grad_begin(in, &fresh);
+        if (gi && fresh && node->op == LT_OP_ADD && in->numel == p->numel) { /* gi = g */
+            const int64_t n = p->numel;
+            LT_FOR_CHUNKS(n, memcpy(gi + lo, g + lo, sizeof(float) * (size_t)(hi - lo)));
+            continue;
+        }
+        if (gi && fresh) memset(gi, 0, sizeof(float) * (size_t)in->numel);
         if (gi && p->numel > 0) grad_input(p, k, kind->grad[k], gi, in->numel, g, lt_f32(a), lt_f32(b), z);
     }
 }

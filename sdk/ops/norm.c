@@ -12,9 +12,23 @@
 
 /* ---------------- row helpers ---------------- */
 
+/* The statistics are summed in double. The gradient sums add float partial
+ * sums of blocks of ROW_BLOCK elements (vector lanes of a few elements each)
+ * into double: float-speed vector code, still more accurate than PyTorch's
+ * float accumulation (centred values, so no large offset to lose bits to). */
+#define ROW_BLOCK 256
+
+/* Rows shorter than a vector (late ResNet layers: 2x2 planes) skip the
+ * vector loop's set-up and tail, which cost more than the work there. */
+#define ROW_SHORT 16
+
 static double row_sum(const float *x, int64_t n)
 {
     double s = 0.0;
+    if (n < ROW_SHORT) {
+        for (int64_t i = 0; i < n; i++) s += (double)x[i];
+        return s;
+    }
 #pragma omp simd reduction(+ : s)
     for (int64_t i = 0; i < n; i++) s += (double)x[i];
     return s;
@@ -23,6 +37,10 @@ static double row_sum(const float *x, int64_t n)
 static double row_sq_dev(const float *x, int64_t n, double mean)
 {
     double s = 0.0;
+    if (n < ROW_SHORT) {
+        for (int64_t i = 0; i < n; i++) s += ((double)x[i] - mean) * ((double)x[i] - mean);
+        return s;
+    }
 #pragma omp simd reduction(+ : s)
     for (int64_t i = 0; i < n; i++) {
         double d = (double)x[i] - mean;
@@ -35,10 +53,25 @@ static double row_sq_dev(const float *x, int64_t n, double mean)
 static void row_grad_sums(const float *x, const float *dy, int64_t n, float mean, double *sum_dy, double *dot)
 {
     double s = 0.0, d = 0.0;
-#pragma omp simd reduction(+ : s, d)
-    for (int64_t i = 0; i < n; i++) {
-        s += (double)dy[i];
-        d += ((double)x[i] - (double)mean) * (double)dy[i];
+    if (n < ROW_SHORT) {
+        for (int64_t i = 0; i < n; i++) {
+            s += (double)dy[i];
+            d += (double)((x[i] - mean) * dy[i]);
+        }
+        *sum_dy += s;
+        *dot += d;
+        return;
+    }
+    for (int64_t b = 0; b < n; b += ROW_BLOCK) {
+        const int64_t e = n - b < ROW_BLOCK ? n : b + ROW_BLOCK;
+        float ps = 0.0f, pd = 0.0f;
+#pragma omp simd reduction(+ : ps, pd)
+        for (int64_t i = b; i < e; i++) {
+            ps += dy[i];
+            pd += (x[i] - mean) * dy[i];
+        }
+        s += (double)ps;
+        d += (double)pd;
     }
     *sum_dy += s;
     *dot += d;
@@ -116,25 +149,44 @@ static bool bn_validate(const lt_tensor *x, const lt_tensor *rm, const lt_tensor
     return true;
 }
 
-/* Batch statistics per channel; updates the running stats in place when given. */
-static void bn_batch_stats(const lt_tensor *x, const bn_geom *g, float eps, float momentum, lt_tensor *rm,
-                           lt_tensor *rv, float *mean_out, float *invstd_out)
+/* alpha = invstd * w, beta = b - mean * alpha: y = x * alpha + beta. */
+static void bn_coefs(int64_t c, const float *mean, const float *invstd, const lt_tensor *w, const lt_tensor *b,
+                     float *alpha, float *beta)
+{
+    double a = (double)invstd[c] * (w ? (double)lt_f32(w)[c] : 1.0);
+    alpha[c] = (float)a;
+    beta[c] = (float)((b ? (double)lt_f32(b)[c] : 0.0) - (double)mean[c] * a);
+}
+
+/* Training forward in one sweep over the channels: batch statistics, the
+ * running stats update (in place, when given) and y, each channel's output
+ * written while its input is still in cache from the statistics passes. */
+static void bn_batch_forward(const lt_tensor *x, const bn_geom *g, float eps, float momentum, lt_tensor *rm,
+                             lt_tensor *rv, const lt_tensor *w, const lt_tensor *b, float *mean_out,
+                             float *invstd_out, float *alpha, float *beta, float *ys)
 {
     const float *xs = lt_f32(x);
-    const int64_t count = g->n * g->inner, c_n = g->c;
+    const int64_t count = g->n * g->inner, c_n = g->c, inner = g->inner;
     float *rms = rm ? lt_f32(rm) : NULL, *rvs = rv ? lt_f32(rv) : NULL;
     const double m = momentum;
 #pragma omp parallel for schedule(static) if (x->numel > LT_PAR_MIN)
     for (int64_t c = 0; c < c_n; c++) {
         double sum = 0.0;
-        for (int64_t n = 0; n < g->n; n++) sum += row_sum(xs + (n * c_n + c) * g->inner, g->inner);
+        for (int64_t n = 0; n < g->n; n++) sum += row_sum(xs + (n * c_n + c) * inner, inner);
         const double mean = sum / (double)count;
         double sq = 0.0;
-        for (int64_t n = 0; n < g->n; n++) sq += row_sq_dev(xs + (n * c_n + c) * g->inner, g->inner, mean);
+        for (int64_t n = 0; n < g->n; n++) sq += row_sq_dev(xs + (n * c_n + c) * inner, inner, mean);
         mean_out[c] = (float)mean;
         invstd_out[c] = (float)(1.0 / sqrt(sq / (double)count + (double)eps));
         if (rms) rms[c] = (float)(m * mean + (1.0 - m) * (double)rms[c]);
         if (rvs) rvs[c] = (float)(m * (sq / (double)(count - 1)) + (1.0 - m) * (double)rvs[c]);
+        bn_coefs(c, mean_out, invstd_out, w, b, alpha, beta);
+        const float a = alpha[c], bb = beta[c];
+        for (int64_t n = 0; n < g->n; n++) {
+            const float *xr = xs + (n * c_n + c) * inner;
+            float *yr = ys + (n * c_n + c) * inner;
+            for (int64_t i = 0; i < inner; i++) yr[i] = xr[i] * a + bb;
+        }
     }
     if (rm) rm->version++;
     if (rv) rv->version++;
@@ -153,11 +205,7 @@ static void bn_running_stats(const lt_tensor *rm, const lt_tensor *rv, int64_t c
 static void bn_apply(const lt_tensor *x, const bn_geom *g, const float *mean, const float *invstd,
                      const lt_tensor *w, const lt_tensor *b, float *alpha, float *beta, float *ys)
 {
-    for (int64_t c = 0; c < g->c; c++) {
-        double a = (double)invstd[c] * (w ? (double)lt_f32(w)[c] : 1.0);
-        alpha[c] = (float)a;
-        beta[c] = (float)((b ? (double)lt_f32(b)[c] : 0.0) - (double)mean[c] * a);
-    }
+    for (int64_t c = 0; c < g->c; c++) bn_coefs(c, mean, invstd, w, b, alpha, beta);
     const float *xs = lt_f32(x);
     const int64_t planes = g->n * g->c, inner = g->inner, c_n = g->c;
 #pragma omp parallel for schedule(static) if (x->numel > LT_PAR_MIN)
@@ -173,7 +221,8 @@ static void bn_backward(lt_node *node)
 {
     lt_tensor *x = node->inputs[0], *w = node->inputs[1], *b = node->inputs[2];
     const bn_saved *s = node->saved;
-    float *gx = lt__grad(x), *gw = lt__grad(w), *gb = lt__grad(b);
+    bool fresh;
+    float *gx = lt__grad_begin(x, &fresh), *gw = lt__grad(w), *gb = lt__grad(b);
     if (!gx && !gw && !gb) return;
     const float *dy = node->out->grad, *xs = lt_f32(x);
     const int64_t c_n = x->shape[1], n_n = x->shape[0], inner = lt__numel(x->ndim - 2, x->shape + 2);
@@ -199,8 +248,13 @@ static void bn_backward(lt_node *node)
                 const int64_t off = (n * c_n + c) * inner;
                 const float *xr = xs + off, *dr = dy + off;
                 float *gr = gx + off;
-                if (s->training)
+                /* A fresh gradient is stored into rather than added to. */
+                if (s->training && fresh)
+                    for (int64_t i = 0; i < inner; i++) gr[i] = (dr[i] - dy_mean - (xr[i] - mean) * k) * scale;
+                else if (s->training)
                     for (int64_t i = 0; i < inner; i++) gr[i] += (dr[i] - dy_mean - (xr[i] - mean) * k) * scale;
+                else if (fresh)
+                    for (int64_t i = 0; i < inner; i++) gr[i] = dr[i] * scale;
                 else
                     for (int64_t i = 0; i < inner; i++) gr[i] += dr[i] * scale;
             }
@@ -226,11 +280,13 @@ lt_tensor *lt_batch_norm(lt_tensor *x, lt_tensor *running_mean, lt_tensor *runni
 
     if (x->numel == 0) /* as PyTorch: empty output, running stats untouched */
         for (int64_t c = 0; c < g.c; c++) mean[c] = 0.0f, invstd[c] = 0.0f;
-    else if (training)
-        bn_batch_stats(x, &g, eps, momentum, running_mean, running_var, mean, invstd);
-    else
-        bn_running_stats(running_mean, running_var, g.c, eps, mean, invstd);
-    bn_apply(x, &g, mean, invstd, weight, bias, alpha, beta, lt_f32(out));
+    if (training && x->numel > 0) {
+        bn_batch_forward(x, &g, eps, momentum, running_mean, running_var, weight, bias, mean, invstd, alpha, beta,
+                         lt_f32(out));
+    } else {
+        if (x->numel > 0) bn_running_stats(running_mean, running_var, g.c, eps, mean, invstd);
+        bn_apply(x, &g, mean, invstd, weight, bias, alpha, beta, lt_f32(out));
+    }
 
     lt_tensor *inputs[3] = {x, weight, bias};
     if (lt__wants_grad(3, inputs)) {

@@ -194,6 +194,75 @@ static void max_window(const float *x, const pool_geom *g, int64_t h0, int64_t h
     if (idx) *idx = (h0 < h1 && w0 < w1) ? (int32_t)bi : -1;
 }
 
+/* Outputs [lo, hi) of one row whose kh x kw windows (dilation 1) lie
+ * inside the input: x points at the window of output 0's first tap, base is
+ * that tap's index in the plane. PyTorch's order: rows, then taps; a value
+ * wins when greater or NaN. The loop over outputs vectorises. */
+static ALWAYS_INLINE void max_full_windows(const float *restrict x, int64_t iw, float *restrict y,
+                                           int32_t *restrict idx, int32_t base, int64_t lo, int64_t hi, const int kh,
+                                           const int kw, const int sw)
+{
+#pragma omp simd
+    for (int64_t ow = lo; ow < hi; ow++) {
+        const float *w = x + ow * sw;
+        float best = w[0];
+        int32_t bi = 0;
+        for (int r = 0; r < kh; r++)
+            for (int j = 0; j < kw; j++) {
+                const float v = w[r * iw + j];
+                const bool take = v > best || v != v;
+                best = take ? v : best;
+                bi = take ? (int32_t)(r * iw + j) : bi;
+            }
+        y[ow] = best;
+        if (idx) idx[ow] = base + (int32_t)ow * sw + bi;
+    }
+}
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+/* max_full_windows for stride 2 with AVX-512: 16 outputs per step, the
+ * tail masked (a scalar tail costs more than the vector body on short rows),
+ * same taps in the same order, same NaN rule. Masked loads never touch
+ * elements past the last window. */
+static ALWAYS_INLINE void max_full_windows_s2_avx512(const float *x, int64_t iw, float *y, int32_t *idx,
+                                                     int32_t base, int64_t lo, int64_t hi, const int kh,
+                                                     const int kw)
+{
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i lane2 = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (int64_t ow = lo; ow < hi; ow += 16) {
+        const int64_t m = hi - ow < 16 ? hi - ow : 16;
+        const int64_t span = 2 * m - 1; /* inputs a tap reads for m outputs */
+        const __mmask16 mlo = (__mmask16)(span >= 16 ? 0xFFFF : (1u << span) - 1);
+        const __mmask16 mhi = (__mmask16)(span > 16 ? (1u << (span - 16)) - 1 : 0);
+        const __mmask16 mout = (__mmask16)((1u << m) - 1);
+        const float *w = x + 2 * ow;
+        __m512 best = _mm512_setzero_ps();
+        __m512i bi = _mm512_setzero_si512();
+        for (int r = 0; r < kh; r++)
+            for (int j = 0; j < kw; j++) {
+                const float *p = w + r * iw + j;
+                const __m512 v = _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(mlo, p), even,
+                                                        _mm512_maskz_loadu_ps(mhi, p + 16));
+                if (r == 0 && j == 0) {
+                    best = v;
+                    continue;
+                }
+                const __mmask16 take =
+                    _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+                best = _mm512_mask_mov_ps(best, take, v);
+                bi = _mm512_mask_mov_epi32(bi, take, _mm512_set1_epi32((int32_t)(r * iw + j)));
+            }
+        _mm512_mask_storeu_ps(y + ow, mout, best);
+        if (idx) {
+            const __m512i at = _mm512_add_epi32(_mm512_set1_epi32(base + (int32_t)ow * 2), lane2);
+            _mm512_mask_storeu_epi32(idx + ow, mout, _mm512_add_epi32(at, bi));
+        }
+    }
+}
+#endif
+
 /* Output row oh of one plane. kw/sw/dw are compile-time constants in the
  * fast-path instantiations. The interior starts from the window's first tap,
  * which is what PyTorch's "-inf, first index" start turns into. */
@@ -214,6 +283,22 @@ static ALWAYS_INLINE void max_pool_row(const float *restrict x, float *restrict 
         return;
     }
     const int64_t iw = g->iw, pw = g->pw;
+    if (kw == g->kw && dw == 1 && g->dh == 1 && h1 - h0 == g->kh && (g->kh == 2 || g->kh == 3)) {
+        /* Full windows of a constant-tap instantiation: each output keeps its
+         * running max in registers through all taps (same tap order). */
+#if defined(__AVX512F__)
+        if (sw == 2 && g->kh == 2)
+            max_full_windows_s2_avx512(x + h0 * iw - pw, iw, y, idx, (int32_t)(h0 * iw - pw), lo, hi, 2, kw);
+        else if (sw == 2)
+            max_full_windows_s2_avx512(x + h0 * iw - pw, iw, y, idx, (int32_t)(h0 * iw - pw), lo, hi, 3, kw);
+        else
+#endif
+        if (g->kh == 2)
+            max_full_windows(x + h0 * iw - pw, iw, y, idx, (int32_t)(h0 * iw - pw), lo, hi, 2, kw, sw);
+        else
+            max_full_windows(x + h0 * iw - pw, iw, y, idx, (int32_t)(h0 * iw - pw), lo, hi, 3, kw, sw);
+        return;
+    }
     for (int64_t ih = h0; ih < h1; ih += g->dh) {
         const float *restrict row = x + ih * iw;
         for (int j = 0; j < kw; j++) {
@@ -283,7 +368,8 @@ static void max_pool_forward(const float *x, float *y, int32_t *argmax, const po
 static void max_pool_backward(lt_node *node)
 {
     lt_tensor *x = node->inputs[0];
-    float *gi = lt__grad(x);
+    bool fresh;
+    float *gi = lt__grad_begin(x, &fresh);
     if (!gi) return;
     const max_saved *s = node->saved;
     const pool_geom *g = &s->g;
@@ -294,6 +380,9 @@ static void max_pool_backward(lt_node *node)
         float *gip = gi + p * in_plane;
         const float *gop = go + p * out_plane;
         const int32_t *am = s->argmax + p * out_plane;
+        /* A fresh buffer is zeroed plane by plane here, where the scatter
+         * finds it in cache, instead of in a separate pass. */
+        if (fresh) memset(gip, 0, sizeof(float) * (size_t)in_plane);
         for (int64_t k = 0; k < out_plane; k++)
             if (am[k] >= 0) gip[am[k]] += gop[k];
     }
@@ -558,21 +647,27 @@ static void adaptive_avg_forward(const float *x, float *y, const pool_geom *g)
 static void adaptive_avg_backward(lt_node *node)
 {
     lt_tensor *x = node->inputs[0];
-    float *gi = lt__grad(x);
-    if (!gi) return;
     const pool_geom *g = node->saved;
     const float *go = node->out->grad;
     const int64_t in_plane = g->ih * g->iw, out_plane = g->oh * g->ow;
-    if (out_plane == 1) {
+    if (out_plane == 1) { /* every input element gets its plane's share: store when fresh */
+        bool fresh;
+        float *gi = lt__grad_begin(x, &fresh);
+        if (!gi) return;
         const float count = (float)in_plane;
 #pragma omp parallel for schedule(static) if (g->planes * in_plane > LT_PAR_MIN)
         for (int64_t p = 0; p < g->planes; p++) {
             const float d = go[p] / count;
             float *gip = gi + p * in_plane;
-            for (int64_t i = 0; i < in_plane; i++) gip[i] += d;
+            if (fresh)
+                for (int64_t i = 0; i < in_plane; i++) gip[i] = d;
+            else
+                for (int64_t i = 0; i < in_plane; i++) gip[i] += d;
         }
         return;
     }
+    float *gi = lt__grad(x);
+    if (!gi) return;
 #pragma omp parallel for schedule(static) if (g->planes * in_plane > LT_PAR_MIN)
     for (int64_t p = 0; p < g->planes; p++) {
         float *gip = gi + p * in_plane;

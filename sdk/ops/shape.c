@@ -14,6 +14,8 @@
 
 static void view_backward(lt_node *node)
 {
+    /* The view's gradient is the input's: pass the buffer on when it can. */
+    if (lt__grad_share(node->inputs[0], node->out->grad)) return;
     float *gi = lt__grad(node->inputs[0]);
     if (!gi) return;
     const float *g = node->out->grad;

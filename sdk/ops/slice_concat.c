@@ -263,10 +263,12 @@ static void concat_backward(lt_node *node)
     for (int k = 0; k < node->n_inputs; k++) {
         lt_tensor *in = node->inputs[k];
         const int64_t size_k = in->shape[s->dim];
-        float *gi = lt__grad(in);
-        if (gi) {
+        bool fresh;
+        float *gi = lt__grad_begin(in, &fresh);
+        if (gi) { /* every element of gi is written: a fresh one is copied into */
             rows r = concat_rows(outer, inner, size_k, total, false);
-            move_rows(&r, (char *)gi, (const char *)(out->grad + offset * inner), sizeof(float), run_add_f32);
+            move_rows(&r, (char *)gi, (const char *)(out->grad + offset * inner), sizeof(float),
+                      fresh ? run_copy32 : run_add_f32);
         }
         offset += size_k;
     }

@@ -20,16 +20,26 @@ typedef struct unary_saved {
         }                                                                                                  \
     } while (0)
 
-/* gi[i] += g[i] * (dexpr), with x = input, y = output available. */
-#define GRAD_LOOP(gi, g, xin, yout, n, dexpr)                                                              \
+/* gi[i] ASSIGN g[i] * (dexpr) (ASSIGN is = or +=), with x = input, y = output available. */
+#define GRAD_LOOP_OP(gi, g, xin, yout, n, dexpr, ASSIGN)                                                   \
     do {                                                                                                   \
         _Pragma("omp parallel for schedule(static) if((n) > LT_PAR_MIN)") for (int64_t i = 0; i < (n); i++) \
         {                                                                                                  \
             const float x = (xin)[i], y = (yout)[i];                                                       \
             (void)x;                                                                                       \
             (void)y;                                                                                       \
-            (gi)[i] += (g)[i] * (dexpr);                                                                   \
+            (gi)[i] ASSIGN(g)[i] * (dexpr);                                                                \
         }                                                                                                  \
+    } while (0)
+
+/* A fresh gradient buffer is stored into, an existing one accumulated into
+ * (`fresh` is in scope in unary_backward). */
+#define GRAD_LOOP(gi, g, xin, yout, n, dexpr)                                                              \
+    do {                                                                                                   \
+        if (fresh)                                                                                         \
+            GRAD_LOOP_OP(gi, g, xin, yout, n, dexpr, =);                                                   \
+        else                                                                                               \
+            GRAD_LOOP_OP(gi, g, xin, yout, n, dexpr, +=);                                                  \
     } while (0)
 
 static const float GELU_KAPPA = 0.7978845608028654f; /* sqrt(2/pi) */
@@ -70,7 +80,8 @@ static inline float pow_scalar_grad(float x, float e)
 static void unary_backward(lt_node *node)
 {
     lt_tensor *in = node->inputs[0], *out = node->out;
-    float *gi = lt__grad(in);
+    bool fresh;
+    float *gi = lt__grad_begin(in, &fresh);
     if (!gi) return;
     const float *g = out->grad, *xs = lt_f32(in), *ys = lt_f32(out);
     const unary_saved *s = node->saved;

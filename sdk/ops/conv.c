@@ -17,8 +17,9 @@ static void conv2d_backward(lt_node *node)
     lt_tensor *x = node->inputs[0], *w = node->inputs[1], *b = node->inputs[2];
     const float *g = node->out->grad;
     const lt_conv_backend *be = lt__conv_backend_for(&s->geom);
-    float *dx = lt__grad(x);
-    if (dx) be->backward_data(OP, &s->geom, g, lt_f32(w), dx, true);
+    bool fresh;
+    float *dx = lt__grad_begin(x, &fresh); /* backward_data writes every element */
+    if (dx) be->backward_data(OP, &s->geom, g, lt_f32(w), dx, !fresh);
     float *dw = lt__grad(w), *db = lt__grad(b);
     if (dw || db) be->backward_weight(OP, &s->geom, lt_f32(x), g, dw, db);
 }

@@ -24,8 +24,9 @@ static void conv_transpose2d_backward(lt_node *node)
     lt_tensor *x = node->inputs[0], *w = node->inputs[1], *b = node->inputs[2];
     const float *dout = node->out->grad;
     const lt_conv_backend *be = lt__conv_backend_for(g);
-    float *dx = lt__grad(x);
-    if (dx) be->forward(OP, g, dout, lt_f32(w), NULL, dx, true);
+    bool fresh;
+    float *dx = lt__grad_begin(x, &fresh); /* forward writes every element */
+    if (dx) be->forward(OP, g, dout, lt_f32(w), NULL, dx, !fresh);
     float *dw = lt__grad(w);
     if (dw) be->backward_weight(OP, g, dout, lt_f32(x), dw, NULL);
     float *db = lt__grad(b);

@@ -45,8 +45,12 @@ static void linear_backward(lt_node *node)
     lt_tensor *x = node->inputs[0], *w = node->inputs[1], *b = node->inputs[2];
     const float *g = node->out->grad;
     const int64_t out_f = w->shape[0], in_f = w->shape[1], rows = lt__numel(x->ndim - 1, x->shape);
-    float *dx = lt__grad(x);
-    if (dx && out_f) lt__sgemm(false, false, rows, in_f, out_f, 1.0f, g, out_f, lt_f32(w), in_f, 1.0f, dx, in_f);
+    bool fresh;
+    float *dx = lt__grad_begin(x, &fresh);
+    if (dx && out_f) /* beta 0 on a fresh buffer: sgemm stores, no zeroing pass */
+        lt__sgemm(false, false, rows, in_f, out_f, 1.0f, g, out_f, lt_f32(w), in_f, fresh ? 0.0f : 1.0f, dx, in_f);
+    else if (dx && fresh)
+        memset(dx, 0, (size_t)x->numel * sizeof(float));
     float *dw = lt__grad(w);
     if (dw && rows) lt__sgemm(true, false, out_f, in_f, rows, 1.0f, g, out_f, lt_f32(x), in_f, 1.0f, dw, in_f);
     float *db = lt__grad(b);

@@ -102,7 +102,9 @@ static double csv_value(const char *csv, const char *name, int step)
     char row[512];
     for (const char *line = csv; *line; line += strcspn(line, "\n") + (line[strcspn(line, "\n")] != '\0')) {
         const size_t n = strcspn(line, "\n");
-        snprintf(row, sizeof row, "%.*s", (int)(n < sizeof row - 1 ? n : sizeof row - 1), line);
+        const size_t len = n < sizeof row - 1 ? n : sizeof row - 1;
+        memcpy(row, line, len);
+        row[len] = '\0';
         char *last = strrchr(row, ','), *value;
         if (!last) continue;
         *last = '\0';

@@ -1187,6 +1187,24 @@ static void log_test(const lt_trainer *t)
     log_metrics(t, &t->test_result, t->current_epoch);
 }
 
+/* The kept checkpoint with the best score, or NULL. */
+static const char *topk_best(const topk *list)
+{
+    const kept_ckpt *best = NULL;
+    for (int i = 0; i < list->n; i++)
+        if (!best || list->items[i].score > best->score) best = &list->items[i];
+    return best ? best->path : NULL;
+}
+
+/* Where the run's checkpoints are, for the user's next command. */
+static void log_checkpoints(const lt_trainer *t)
+{
+    const char *metric = topk_best(&t->best_metric), *loss = topk_best(&t->best_loss);
+    if (metric) lt_trainer_log(t, LT_LOG_INFO, "best checkpoint (main metric): %s", metric);
+    if (loss) lt_trainer_log(t, LT_LOG_INFO, "best checkpoint (val loss): %s", loss);
+    if (t->resume_path) lt_trainer_log(t, LT_LOG_INFO, "last checkpoint: %s", t->resume_path);
+}
+
 int lt_trainer_fit(lt_trainer *t)
 {
     if (!t->run_dir) return lt_set_error("fit: the trainer was made without a run directory");
@@ -1198,6 +1216,7 @@ int lt_trainer_fit(lt_trainer *t)
     t->steps = 0;
     t->interrupted = t->stopped_early = false;
     int rc = fit_epochs(t);
+    if (rc == 0 && !t->interrupted) log_checkpoints(t);
     if (rc == 0 && t->test_view && !t->interrupted) { /* TestOnTrainEnd */
         lt_eval_result_free(&t->test_result);
         t->current_epoch = t->start_epoch + t->n_train_losses;

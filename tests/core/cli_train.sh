@@ -57,6 +57,10 @@ grep -q "^val/loss " val.txt || fail "test --view val: $(cat val.txt)"
 grep -q "^resuming at epoch 2" resume.txt || fail "no resume line: $(cat resume.txt)"
 grep -q "^epoch 2/2 " resume.txt || fail "no epoch 2/2: $(cat resume.txt)"
 grep -q "\[INFO\] resuming at epoch 2" "$tmp"/runs/1-*/luxonis_train.log || fail "resume not in the run's log"
+# the end of a run says where its checkpoints are, and they exist
+best=$(sed -n 's/^best checkpoint (main metric): //p' resume.txt)
+last=$(sed -n 's/^last checkpoint: //p' resume.txt)
+[ -f "$best" ] && [ -f "$last" ] || fail "checkpoint lines name no files: $(cat resume.txt)"
 # --resume without CKPT: 'trainer.epochs' is an override; the newest run of
 # this config (epochs 3: none) is looked for.
 status=0

@@ -10,6 +10,7 @@
  * repetition starts from a reset step context with the inputs copied into
  * fresh step tensors (not timed), as in a training loop, so the input
  * gradients start out absent, as activations' gradients do. */
+#include "timing.h"
 #include <ltrain/ltrain.h>
 
 #include <stdio.h>
@@ -49,29 +50,6 @@ static const bench_case CASES[] = {
 };
 
 static int reps = 20, warmup = 3;
-/* --cpu: process CPU time instead of wall time (single-threaded comparisons
- * on a machine shared with other work, where wall time mostly measures
- * waiting for a core). */
-static clockid_t clock_id = CLOCK_MONOTONIC;
-
-static double now_us(void)
-{
-    struct timespec ts;
-    clock_gettime(clock_id, &ts);
-    return ts.tv_sec * 1e6 + ts.tv_nsec * 1e-3;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static lt_tensor *owned_random(int ndim, const int64_t *shape, unsigned seed)
 {
@@ -168,26 +146,26 @@ static void run_case(const bench_case *bc, lt_ctx *ctx)
         if (bc->kind == SGD) {
             lt_tensor *p = lt_params_at(s.params, 0);
             memset(p->grad, 0, (size_t)p->numel * sizeof(float));
-            const double t0 = now_us();
+            const double t0 = bench_now_us();
             lt_sgd_step(s.sgd);
-            b = now_us() - t0;
+            b = bench_now_us() - t0;
         } else {
             lt_tensor *x = step_input(s.x), *x2 = step_input(s.x2);
             if (s.w) lt_tensor_zero_grad(s.w), lt_tensor_zero_grad(s.b);
-            const double t0 = now_us();
+            const double t0 = bench_now_us();
             lt_tensor *y = forward(bc, &s, x, x2);
-            f = now_us() - t0;
+            f = bench_now_us() - t0;
             if (!y) {
                 fprintf(stderr, "bench_memops: %s\n", lt_last_error());
                 exit(1);
             }
             lt_tensor *gy = lt_full(y->ndim, y->shape, 0.5f);
-            const double t1 = now_us();
+            const double t1 = bench_now_us();
             if (lt_backward_with_grad(y, gy) != 0) {
                 fprintf(stderr, "bench_memops: %s\n", lt_last_error());
                 exit(1);
             }
-            b = now_us() - t1;
+            b = bench_now_us() - t1;
         }
         if (r >= 0) fwd[r] = f, bwd[r] = b;
         if (getenv("BENCH_ARENA")) {
@@ -198,7 +176,7 @@ static void run_case(const bench_case *bc, lt_ctx *ctx)
     }
     printf("%-8s %-17s [%lld,%lld,%lld,%lld]%*s fwd %9.1f us  bwd %9.1f us\n", bc->workload, KIND_NAMES[bc->kind],
            (long long)bc->shape[0], (long long)bc->shape[1], (long long)bc->shape[2], (long long)bc->shape[3], 2, "",
-           median(fwd, reps), median(bwd, reps));
+           bench_median(fwd, reps), bench_median(bwd, reps));
     free(fwd);
     free(bwd);
     state_free(&s);
@@ -218,7 +196,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--only") && i + 1 < argc)
             only = argv[++i];
         else if (!strcmp(argv[i], "--cpu"))
-            clock_id = CLOCK_PROCESS_CPUTIME_ID;
+            bench_clock = CLOCK_PROCESS_CPUTIME_ID;
         else {
             fprintf(stderr, "usage: %s [--threads N] [--reps R] [--warmup W] [--only SUBSTRING] [--cpu]\n", argv[0]);
             return 2;
@@ -227,7 +205,7 @@ int main(int argc, char **argv)
     if (reps < 1) reps = 1;
     lt_set_num_threads(threads);
     printf("bench_memops: %d threads; median of %d reps after %d warm-up%s\n", lt_get_num_threads(), reps, warmup,
-           clock_id == CLOCK_MONOTONIC ? "" : "; CPU time");
+           bench_clock == CLOCK_MONOTONIC ? "" : "; CPU time");
     lt_ctx *ctx = lt_ctx_new();
     lt_ctx_use(ctx);
     for (size_t i = 0; i < sizeof CASES / sizeof *CASES; i++) {

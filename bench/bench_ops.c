@@ -25,6 +25,7 @@
  *   backward weight  M = C_out, N = K,           K = batch*Ho*Wo  (A*B^T)
  * "ratio" is the conv's combined forward+backward GFLOP/s over the plain
  * sgemm's combined GFLOP/s for the same three products. */
+#include "timing.h"
 #include <ltrain/ltrain.h>
 
 #include <cblas.h>
@@ -112,28 +113,6 @@ static int BATCH = 32;
 enum { FWD, BWD_DATA, BWD_WEIGHT, N_PASSES };
 
 static int reps = 15, warmup = 3;
-/* --cpu: process CPU time instead of wall time, to compare single-threaded
- * runs on a machine shared with other work. */
-static clockid_t clock_id = CLOCK_MONOTONIC;
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(clock_id, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double median(double *v, int n)
-{
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
 
 static void fill(lt_tensor *t, unsigned seed)
 {
@@ -175,17 +154,17 @@ static double time_pass(lt_ctx *ctx, const op_case *c, int pass)
     double *t = malloc(sizeof(double) * (size_t)reps);
     for (int r = -warmup; r < reps; r++) {
         lt_ctx_reset(ctx);
-        double t0 = now_ms();
+        double t0 = (bench_now_us() * 1e-3);
         lt_tensor *y = run_op(c);
         if (!y) die("forward");
         if (pass != FWD) { /* time the backward alone */
-            t0 = now_ms();
+            t0 = (bench_now_us() * 1e-3);
             if (lt_backward_with_grad(y, c->gy)) die("backward");
         }
-        if (r >= 0) t[r] = now_ms() - t0;
+        if (r >= 0) t[r] = (bench_now_us() * 1e-3) - t0;
     }
     lt_set_grad_enabled(true);
-    double m = median(t, reps);
+    double m = bench_median(t, reps);
     free(t);
     return m;
 }
@@ -201,13 +180,13 @@ static double time_sgemm(bool ta, bool tb, int m, int n, int k)
     for (size_t i = 0; i < (size_t)k * (size_t)n; i++) b[i] = (float)(i % 5) * 0.1f;
     double *t = malloc(sizeof(double) * (size_t)reps);
     for (int r = -warmup; r < reps; r++) {
-        double t0 = now_ms();
+        double t0 = (bench_now_us() * 1e-3);
         cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, m, n, k, 1.0f, a,
                     ta ? m : k, b, tb ? k : n, 0.0f, c, n);
-        double t1 = now_ms();
+        double t1 = (bench_now_us() * 1e-3);
         if (r >= 0) t[r] = t1 - t0;
     }
-    double med = median(t, reps);
+    double med = bench_median(t, reps);
     free(t);
     free(a);
     free(b);
@@ -394,7 +373,7 @@ static void run_compare(const net *nt, int only, char **names, int n_backends, i
             double med[N_PASSES], v[MAX_ROUNDS];
             for (int p = 0; p < N_PASSES; p++) {
                 for (int r = 0; r < rounds; r++) v[r] = runs[((size_t)(r * n_backends + b) * nl + li) * N_PASSES + p];
-                med[p] = median(v, rounds);
+                med[p] = bench_median(v, rounds);
                 net_pass[b][p] += l->count * med[p];
             }
             total[b] = med[0] + med[1] + med[2];
@@ -436,7 +415,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[i], "--sgemm"))
             sgemm = true;
         else if (!strcmp(argv[i], "--cpu"))
-            clock_id = CLOCK_PROCESS_CPUTIME_ID;
+            bench_clock = CLOCK_PROCESS_CPUTIME_ID;
         else {
             fprintf(stderr,
                     "usage: %s [--net resnet18-64|resnet18-224|unet] [--backends im2col,onednn] [--rounds R]\n"
@@ -468,7 +447,7 @@ int main(int argc, char **argv)
     if (rounds > MAX_ROUNDS) rounds = MAX_ROUNDS;
     lt_set_num_threads(threads);
     printf("bench_ops: %s layers, batch %d; %d threads; median of %d reps after %d warm-up%s\n", nt->name, BATCH,
-           lt_get_num_threads(), reps, warmup, clock_id == CLOCK_MONOTONIC ? "" : "; CPU time");
+           lt_get_num_threads(), reps, warmup, bench_clock == CLOCK_MONOTONIC ? "" : "; CPU time");
     printf("OpenBLAS kernels: %s\n", lt_blas_kernels());
     if (sgemm) {
         setenv("LTRAIN_CONV_BACKEND", names[0], 1);

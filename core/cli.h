@@ -12,6 +12,7 @@
 
 #include <stdio.h>
 
+#include "config/config.h"
 #include "loader.h"
 #include "registry.h"
 
@@ -46,6 +47,9 @@ typedef struct lt_cli_plugins {
 int lt_cli_load_plugins(lt_cli_plugins *p, const char *const *flag_paths, int n_flag_paths,
                         const char *const *config_paths, int n_config_paths);
 void lt_cli_plugins_free(lt_cli_plugins *p);
+
+/* Prints the config reader's warnings ("ltrain: warning: ..."), one per line. */
+void lt_cli_print_config_warnings(const lt_config *cfg, FILE *err);
 
 /* Prints every load problem of p->report on stderr, one per line. */
 void lt_cli_print_load_problems(const lt_cli_plugins *p, FILE *err);

@@ -66,3 +66,8 @@ int lt_cli_parse(const char *cmd, int argc, char **argv, const lt_cli_option *op
                                   c->overrides[c->n_overrides - 1]);
     return 0;
 }
+
+void lt_cli_print_config_warnings(const lt_config *cfg, FILE *err)
+{
+    for (int i = 0; i < cfg->n_warnings; i++) fprintf(err, "ltrain: warning: %s\n", cfg->warnings[i]);
+}

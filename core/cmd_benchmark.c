@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
-#include <time.h>
 
 #include <ltrain/ltrain.h>
 #include <ltrain/plugin.h>
@@ -174,13 +173,6 @@ static const lt_labels *step_labels(const synth_batch *b)
 
 /* ----------------------------------------------------------------- steps */
 
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int one_step(lt_trainer *t, const synth_batch *b, bool infer, int64_t index)
 {
     if (infer) return lt_model_forward(lt_trainer_model(t), b->images, LT_MODE_EVAL);
@@ -221,10 +213,10 @@ static int run_steps(lt_trainer *t, const synth_batch *b, const bench_opts *o, b
             lt_profile_reset();
             lt_profile_enable(true);
         }
-        const double start = now_seconds();
+        const double start = lt_profile_seconds();
         rc = one_step(t, b, o->infer, i);
         lt_ctx_reset(ctx);
-        if (timed) r->ms[i - o->warmup] = 1e3 * (now_seconds() - start);
+        if (timed) r->ms[i - o->warmup] = 1e3 * (lt_profile_seconds() - start);
     }
     lt_profile_enable(false);
     lt_profile_read(&r->prof);
@@ -386,7 +378,7 @@ static int benchmark(const bench_args *a, bench_opts *o)
     lt_config *cfg = lt_config_load(a->config, overrides, n_overrides);
     free(overrides);
     if (!cfg) return -1;
-    for (int i = 0; i < cfg->n_warnings; i++) fprintf(stderr, "ltrain: warning: %s\n", cfg->warnings[i]);
+    lt_cli_print_config_warnings(cfg, stderr);
     o->batch = cfg->trainer.batch_size;
     int rc = -1;
     lt_cli_plugins plugins;

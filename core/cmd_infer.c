@@ -166,7 +166,7 @@ int lt_cmd_infer(int argc, char **argv)
         fprintf(stderr, "ltrain infer: %s\n", lt_last_error());
         return LT_EXIT_FAILURE;
     }
-    for (int i = 0; i < cfg->n_warnings; i++) fprintf(stderr, "ltrain: warning: %s\n", cfg->warnings[i]);
+    lt_cli_print_config_warnings(cfg, stderr);
     path_list src = {0};
     lt_cli_plugins plugins;
     int n_bad = 0;

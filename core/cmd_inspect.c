@@ -235,7 +235,7 @@ int lt_cmd_inspect(int argc, char **argv)
     lt_config *cfg = lt_config_load(a.config, a.common.overrides, a.common.n_overrides);
     rc = LT_EXIT_FAILURE;
     if (cfg) {
-        for (int i = 0; i < cfg->n_warnings; i++) fprintf(stderr, "ltrain: warning: %s\n", cfg->warnings[i]);
+        lt_cli_print_config_warnings(cfg, stderr);
         fflush(stderr);
         if (inspect(cfg, &a) == 0) rc = LT_EXIT_OK;
     }

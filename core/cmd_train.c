@@ -129,7 +129,7 @@ static int run(int argc, char **argv, bool is_test, void (*usage)(FILE *),
         free(a.common.overrides);
         return LT_EXIT_FAILURE;
     }
-    for (int i = 0; i < cfg->n_warnings; i++) fprintf(stderr, "ltrain: warning: %s\n", cfg->warnings[i]);
+    lt_cli_print_config_warnings(cfg, stderr);
     if (a.verbose) /* stderr, so that test --json stays clean on stdout */
         for (int i = 0; i < cfg->n_defaults; i++) fprintf(stderr, "ltrain: default: %s\n", cfg->defaults[i]);
     if (lt_cli_load_plugins(&plugins, a.common.plugin_paths, a.common.n_plugin_paths, NULL, 0) == 0) {

@@ -23,6 +23,7 @@
 
 #include "../sdk/plugin/module.h"
 #include "data/data.h"
+#include "format.h"
 #include "model.h"
 #include "vis_log.h"
 #include "visualize.h"
@@ -95,27 +96,6 @@ struct lt_trainer {
 };
 
 /* ---------------------------------------------------------------- helpers */
-
-static char *dup_printf(const char *fmt, ...)
-{
-    va_list ap, aq;
-    va_start(ap, fmt);
-    va_copy(aq, ap);
-    const int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    char *s = n < 0 ? NULL : malloc((size_t)n + 1);
-    if (s) vsnprintf(s, (size_t)n + 1, fmt, aq);
-    va_end(aq);
-    if (!s) lt_set_error("trainer: out of memory");
-    return s;
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 void lt_trainer_log(const lt_trainer *t, lt_log_level level, const char *fmt, ...)
 {
@@ -243,7 +223,7 @@ static int save_checkpoint_at(const lt_trainer *t, const char *path, int64_t epo
     size_t n = 0;
     for (; n < state->n; n++) {
         extra[n].tensor = state->items[n].tensor;
-        if (!(extra[n].name = dup_printf("optimizer.%s", state->items[n].name))) goto done;
+        if (!(extra[n].name = lt_format("optimizer.%s", state->items[n].name))) goto done;
     }
     const lt_metadata_entry meta[] = {
         {"format", "ltrain"},
@@ -336,8 +316,8 @@ static int topk_offer(lt_trainer *t, topk *list, double score, const char *file,
             if (list->items[i].score < list->items[worst].score) worst = i;
         if (!(score > list->items[worst].score)) return 0;
     }
-    char *dir = dup_printf("%s/%s", t->run_dir, list->dir);
-    char *path = dir ? dup_printf("%s/%s.safetensors", dir, file) : NULL;
+    char *dir = lt_format("%s/%s", t->run_dir, list->dir);
+    char *path = dir ? lt_format("%s/%s.safetensors", dir, file) : NULL;
     if (!path) {
         free(dir);
         return -1;
@@ -411,11 +391,11 @@ static int make_run_dir(lt_trainer *t)
         random_run_name(name, sizeof name);
     for (int tries = 0; tries < 1000; tries++, next++) {
         free(t->run_dir);
-        if (!(t->run_dir = dup_printf("%s/%ld-%s", base, next, name))) return -1;
+        if (!(t->run_dir = lt_format("%s/%ld-%s", base, next, name))) return -1;
         if (mkdir(t->run_dir, 0777) == 0) break;
         if (errno != EEXIST) return lt_set_error("%s: %s", t->run_dir, strerror(errno));
     }
-    char *cfg_path = dup_printf("%s/training_config.yaml", t->run_dir);
+    char *cfg_path = lt_format("%s/training_config.yaml", t->run_dir);
     const int rc = cfg_path ? lt_config_save(t->cfg, cfg_path) : -1;
     free(cfg_path);
     if (rc == 0 && !(t->run_log = lt_run_log_open(t->run_dir))) return -1;
@@ -811,7 +791,7 @@ static int metrics_collect(const lt_trainer *t, const char *view, lt_eval_result
             const bool main = is_main(m, i, k);
             if (lt_metric_result_has_main(r)) {
                 if (main) out->main_index = out->n;
-                if (result_add(out, dup_printf("%s/metric/%s/%s", view, node, lt_attached_identifier(a)),
+                if (result_add(out, lt_format("%s/metric/%s/%s", view, node, lt_attached_identifier(a)),
                                lt_metric_result_main(r)))
                     return -1;
             }
@@ -821,7 +801,7 @@ static int metrics_collect(const lt_trainer *t, const char *view, lt_eval_result
                 const char *name = lt_metric_result_name(r, s);
                 /* A dict-only metric serves as main through its own-named entry (ConfusionMatrix's mcc). */
                 if (main && out->main_index < 0 && !strcasecmp(name, "mcc")) out->main_index = out->n;
-                if (result_add(out, dup_printf("%s/metric/%s/%s", view, node, name), lt_metric_result_value(r, s)))
+                if (result_add(out, lt_format("%s/metric/%s/%s", view, node, name), lt_metric_result_value(r, s)))
                     return -1;
             }
         }
@@ -866,7 +846,7 @@ static int evaluate_batches(lt_trainer *t, int v, lt_batcher *b, double *mean_lo
     if (lt_batcher_start_epoch(b, 0)) return -1;
     if (t->run_dir) {
         const char *view = v == VIEW_TRAIN ? "train" : v == VIEW_VAL ? "val" : "test";
-        char *dir = dup_printf("%s/visualizations/%s", t->run_dir, view);
+        char *dir = lt_format("%s/visualizations/%s", t->run_dir, view);
         const int rc = dir ? lt_vis_log_begin(&t->vis, dir, t->current_epoch) : -1;
         free(dir);
         if (rc) return -1;
@@ -915,7 +895,7 @@ int lt_trainer_evaluate(lt_trainer *t, const char *view, lt_eval_result *out)
     double loss = NAN;
     const char *label = v == VIEW_TRAIN ? "train" : v == VIEW_VAL ? "val" : "test";
     int rc = b ? evaluate_batches(t, v, b, &loss) : -1;
-    if (rc == 0) rc = result_add(out, dup_printf("%s/loss", label), loss);
+    if (rc == 0) rc = result_add(out, lt_format("%s/loss", label), loss);
     if (rc == 0) rc = metrics_collect(t, label, out);
     metrics_reset(t->model);
     lt_set_grad_enabled(grad);
@@ -1134,12 +1114,12 @@ static int fit_epochs(lt_trainer *t)
     if (!(t->train_losses = calloc((size_t)(tr->epochs > 0 ? tr->epochs : 1), sizeof *t->train_losses)))
         return lt_set_error("trainer: out of memory");
     free(t->resume_path);
-    if (!(t->resume_path = dup_printf("%s/last.safetensors", t->run_dir))) return -1;
+    if (!(t->resume_path = lt_format("%s/last.safetensors", t->run_dir))) return -1;
     const int64_t n_batches = lt_batcher_n_batches(t->batcher[VIEW_TRAIN]);
     int rc = 0;
     for (int64_t epoch = t->start_epoch; rc == 0 && epoch < tr->epochs; epoch++) {
         t->current_epoch = epoch;
-        const double start = now_seconds();
+        const double start = lt_profile_seconds();
         double loss = 0.0, loss_sum = 0.0;
         int64_t done = 0;
         if ((rc = apply_freezing(t, epoch))) break;
@@ -1158,7 +1138,7 @@ static int fit_epochs(lt_trainer *t)
         if (rc == 0 && !lt_scheduler_per_step(t->sched) && !lt_scheduler_needs_metric(t->sched))
             rc = lt_scheduler_step(t->sched);
         if (rc == 0) rc = save_checkpoint(t, t->resume_path, epoch + 1);
-        if (rc == 0) log_epoch(t, epoch, loss, validated ? &val : NULL, now_seconds() - start);
+        if (rc == 0) log_epoch(t, epoch, loss, validated ? &val : NULL, lt_profile_seconds() - start);
         lt_eval_result_free(&val);
         if (rc == 0 && stop) {
             t->stopped_early = true;
@@ -1253,8 +1233,8 @@ char *lt_trainer_find_resume(const lt_config *cfg)
         char *end;
         const long n = strtol(e->d_name, &end, 10);
         if (end == e->d_name || *end != '-' || n <= best) continue;
-        char *ckpt = dup_printf("%s/%s/last.safetensors", base, e->d_name);
-        char *config = dup_printf("%s/%s/training_config.yaml", base, e->d_name);
+        char *ckpt = lt_format("%s/%s/last.safetensors", base, e->d_name);
+        char *config = lt_format("%s/%s/training_config.yaml", base, e->d_name);
         struct stat st;
         bool match = ckpt && config && stat(ckpt, &st) == 0;
         if (match) {

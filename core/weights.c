@@ -4,7 +4,8 @@
 
 #include "weights.h"
 
-#include <stdarg.h>
+#include "format.h"
+
 #include <stdlib.h>
 #include <string.h>
 
@@ -106,23 +107,6 @@ int lt_model_load_node_weights(lt_model *m, const lt_weights_options *o)
 
 /* ---------------- model files ---------------- */
 
-static char *dup_printf(const char *fmt, ...) LT_PRINTF(1, 2);
-static char *dup_printf(const char *fmt, ...)
-{
-    char buf[2 * NAME_SIZE];
-    va_list ap;
-    va_start(ap, fmt);
-    const int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (n < 0 || (size_t)n >= sizeof buf) {
-        lt_set_error("weights: tensor name '%.64s...' is too long", buf);
-        return NULL;
-    }
-    char *s = strdup(buf);
-    if (!s) lt_set_error("weights: out of memory");
-    return s;
-}
-
 /* "nodes.<id>.module.<name>" or "nodes.<id>.<name>" (luxonis-train) as
  * "<id>.<name>", or NULL when no node has that identifier. */
 static char *from_luxonis(lt_model *m, const char *name)
@@ -134,11 +118,11 @@ static char *from_luxonis(lt_model *m, const char *name)
         if (strncmp(rest, id, len) || rest[len] != '.') continue;
         const char *inner = rest + len + 1;
         if (!strncmp(inner, "module.", 7)) {
-            char *stripped = dup_printf("%s.%s", id, inner + 7);
+            char *stripped = lt_format("%s.%s", id, inner + 7);
             if (!stripped || lt_params_find(lt_model_params(m), stripped)) return stripped;
             free(stripped);
         }
-        return dup_printf("%s.%s", id, inner);
+        return lt_format("%s.%s", id, inner);
     }
     return NULL;
 }
@@ -149,14 +133,14 @@ static char *from_luxonis(lt_model *m, const char *name)
 static char *model_name(lt_model *m, const lt_safetensors *f, const char *name)
 {
     lt_params *p = lt_model_params(m);
-    if (is_optimizer_entry(name) || lt_params_find(p, name)) return dup_printf("%s", name);
+    if (is_optimizer_entry(name) || lt_params_find(p, name)) return lt_format("%s", name);
     if (!strncmp(name, "nodes.", 6)) {
         char *mapped = from_luxonis(m, name);
         if (mapped) return mapped;
     }
     char *found = NULL;
     for (int i = 0; i < lt_model_n_nodes(m); i++) {
-        char *candidate = dup_printf("%s.%s", lt_model_node_identifier(m, i), name);
+        char *candidate = lt_format("%s.%s", lt_model_node_identifier(m, i), name);
         if (!candidate) break;
         if (!lt_params_find(p, candidate)) {
             free(candidate);
@@ -170,7 +154,7 @@ static char *model_name(lt_model *m, const lt_safetensors *f, const char *name)
             found = candidate;
         }
     }
-    return found ? found : dup_printf("%s", name);
+    return found ? found : lt_format("%s", name);
 }
 
 /* Longest first: a name then meets its own rule before any rule that is a

@@ -9,7 +9,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 enum { IMG = 32, CHANNELS = 3, N_CLASSES = 4, N_TRAIN = 2048, N_TEST = 512, BATCH = 32 };
 static const char *const class_names[N_CLASSES] = {"circle", "square", "triangle", "cross"};
@@ -136,13 +135,6 @@ static double evaluate(small_cnn *m, const dataset *d, int n)
     return (double)correct / n;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int main(int argc, char **argv)
 {
     lt_blas_tune(argv);
@@ -183,7 +175,7 @@ int main(int argc, char **argv)
     int32_t order[N_TRAIN];
     for (int i = 0; i < N_TRAIN; i++) order[i] = i;
     int steps_per_epoch = N_TRAIN / BATCH, status = 0;
-    double t0 = now_s();
+    double t0 = lt_profile_seconds();
     for (int epoch = 1; epoch <= epochs && !status; epoch++) {
         for (int i = N_TRAIN - 1; i > 0; i--) { /* shuffle */
             int j = (int)lt_rng_below(&rng, (uint64_t)i + 1), t = order[i];
@@ -207,7 +199,7 @@ int main(int argc, char **argv)
         double acc = evaluate(&model, &test, N_TEST);
         lt_arena_stats st = lt_ctx_arena_stats(ctx);
         printf("epoch %d/%d  train loss %.4f  held-out accuracy %5.1f%%  (%.1f s, step memory %.1f MiB)\n", epoch,
-               epochs, loss_sum / steps_per_epoch, 100.0 * acc, now_s() - t0, (double)st.capacity / (1 << 20));
+               epochs, loss_sum / steps_per_epoch, 100.0 * acc, lt_profile_seconds() - t0, (double)st.capacity / (1 << 20));
         fflush(stdout);
     }
     lt_sgd_free(sgd);

@@ -8,7 +8,7 @@ bool lt__profile_on;
 static _Thread_local int depth; /* open counting scopes on this thread */
 static lt_profile_stats stats;
 
-static double now_seconds(void)
+double lt_profile_seconds(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -64,7 +64,7 @@ lt_profile_kind lt_profile_kind_of(lt_op op)
 lt_profile_scope lt__profile_begin_on(lt_profile_kind kind)
 {
     if (depth++ > 0) return (lt_profile_scope){.state = 1, .kind = (int8_t)kind};
-    return (lt_profile_scope){.state = 2, .kind = (int8_t)kind, .start = now_seconds()};
+    return (lt_profile_scope){.state = 2, .kind = (int8_t)kind, .start = lt_profile_seconds()};
 }
 
 lt_profile_scope lt_profile_begin(lt_profile_kind kind)
@@ -78,7 +78,7 @@ void lt_profile_end(lt_profile_scope scope)
     if (!scope.state) return;
     depth--;
     if (scope.state != 2 || !lt__profile_on) return;
-    stats.seconds[scope.kind] += now_seconds() - scope.start;
+    stats.seconds[scope.kind] += lt_profile_seconds() - scope.start;
     stats.calls[scope.kind]++;
 }
 

@@ -78,6 +78,9 @@ typedef struct lt_profile_scope {
 } lt_profile_scope;
 LT_API lt_profile_scope lt_profile_begin(lt_profile_kind kind);
 LT_API void lt_profile_end(lt_profile_scope scope);
+/* The profiler's clock: monotonic wall time in seconds (for timing steps
+ * and epochs the same way the profiler does). */
+LT_API double lt_profile_seconds(void);
 /* Adds forward FLOPs (for a plugin's own conv/linear-like kernels). */
 LT_API void lt_profile_add_flops(double flops);
 

@@ -378,8 +378,13 @@ static int sgd_step(lt_optimizer *o)
     so->lr = (float)o->groups[0].lr;
     so->momentum = (float)o->momentum;
     bool *started = lt__sgd_started(o->sgd);
-    for (size_t i = 0; i < o->n_tensors; i++) o->tensor_lr[i] = (float)o->groups[o->group_of[i]].lr;
-    int rc = o->n_groups > 1 ? lt__sgd_step_lrs(o->sgd, o->tensor_lr) : lt_sgd_step(o->sgd);
+    int rc;
+    if (o->n_groups > 1) {
+        for (size_t i = 0; i < o->n_tensors; i++) o->tensor_lr[i] = (float)o->groups[o->group_of[i]].lr;
+        rc = lt__sgd_step_lrs(o->sgd, o->tensor_lr);
+    } else {
+        rc = lt_sgd_step(o->sgd);
+    }
     for (size_t i = 0; i < o->n_tensors && rc == 0; i++) o->steps[i] = started[i];
     return rc;
 }
